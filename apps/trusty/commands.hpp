@@ -1,0 +1,12 @@
+// The `trusty` subcommands: each registers itself on the CLI11 app (one file per subcommand).
+#pragma once
+#include <CLI/CLI.hpp>
+
+namespace trusty::apps {
+
+void register_demo(CLI::App& app);
+
+// Exit codes: 0 success, 1 run-time failure, 2 bad input (config, data, arguments).
+inline constexpr int kExitBadInput = 2;
+
+}  // namespace trusty::apps

@@ -1,0 +1,36 @@
+// Matrix products on row-major storage. gemm() dispatches on size: small products go
+// through Eigen's fixed-overhead kernels (per-call cost matters for HMC on small
+// networks), large ones to OpenBLAS cblas_?gemm. gemm_naive() is the reference both are
+// tested against.
+#pragma once
+#include <cstdint>
+
+namespace trusty::core::kernels {
+
+// C = alpha * op(A) * op(B) + beta * C, op(X) = X or Xᵀ; row-major with leading dimensions.
+template <class T>
+void gemm(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+          const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+template <class T>
+void gemm_naive(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Always OpenBLAS (for benchmarks and tests of the dispatch).
+template <class T>
+void gemm_blas(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+               int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Always Eigen.
+template <class T>
+void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
+                int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Products with m*n*k below this go to Eigen.
+inline constexpr int64_t kSmallGemmFlops = 64 * 64 * 64;
+
+// OpenBLAS thread count (process-wide).
+void set_blas_threads(int n);
+int blas_threads();
+
+}  // namespace trusty::core::kernels

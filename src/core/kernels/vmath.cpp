@@ -1,0 +1,140 @@
+#include "trusty/core/kernels/vmath.hpp"
+
+#include <algorithm>
+#include <cmath>
+#include <stdexcept>
+
+#if defined(TRUSTY_HAVE_MVEC) && defined(__AVX2__)
+#include <immintrin.h>
+#endif
+
+namespace trusty::core::kernels {
+
+namespace {
+template <class T>
+T scalar(VFun f, T x) {
+  switch (f) {
+    case VFun::exp: return std::exp(x);
+    case VFun::log: return std::log(x);
+    case VFun::log1p: return std::log1p(x);
+    case VFun::expm1: return std::expm1(x);
+    case VFun::tanh: return std::tanh(x);
+    case VFun::erf: return std::erf(x);
+    case VFun::erfc: return std::erfc(x);
+  }
+  return x;
+}
+}  // namespace
+
+template <class T>
+void vmath_ref(VFun f, int64_t n, const T* x, T* y) {
+  for (int64_t i = 0; i < n; ++i) y[i] = scalar(f, x[i]);
+}
+
+#if defined(TRUSTY_HAVE_MVEC) && defined(__AVX512F__)
+extern "C" {
+__m512d _ZGVeN8v_exp(__m512d);
+__m512d _ZGVeN8v_log(__m512d);
+__m512d _ZGVeN8v_log1p(__m512d);
+__m512d _ZGVeN8v_expm1(__m512d);
+__m512d _ZGVeN8v_tanh(__m512d);
+__m512d _ZGVeN8v_erf(__m512d);
+__m512d _ZGVeN8v_erfc(__m512d);
+__m512 _ZGVeN16v_expf(__m512);
+__m512 _ZGVeN16v_logf(__m512);
+__m512 _ZGVeN16v_log1pf(__m512);
+__m512 _ZGVeN16v_expm1f(__m512);
+__m512 _ZGVeN16v_tanhf(__m512);
+__m512 _ZGVeN16v_erff(__m512);
+__m512 _ZGVeN16v_erfcf(__m512);
+}
+namespace {
+using VecD = __m512d (*)(__m512d);
+using VecF = __m512 (*)(__m512);
+VecD pick(VFun f, double*) {
+  switch (f) {
+    case VFun::exp: return _ZGVeN8v_exp;
+    case VFun::log: return _ZGVeN8v_log;
+    case VFun::log1p: return _ZGVeN8v_log1p;
+    case VFun::expm1: return _ZGVeN8v_expm1;
+    case VFun::tanh: return _ZGVeN8v_tanh;
+    case VFun::erf: return _ZGVeN8v_erf;
+    case VFun::erfc: return _ZGVeN8v_erfc;
+  }
+  return nullptr;
+}
+VecF pick(VFun f, float*) {
+  switch (f) {
+    case VFun::exp: return _ZGVeN16v_expf;
+    case VFun::log: return _ZGVeN16v_logf;
+    case VFun::log1p: return _ZGVeN16v_log1pf;
+    case VFun::expm1: return _ZGVeN16v_expm1f;
+    case VFun::tanh: return _ZGVeN16v_tanhf;
+    case VFun::erf: return _ZGVeN16v_erff;
+    case VFun::erfc: return _ZGVeN16v_erfcf;
+  }
+  return nullptr;
+}
+inline __m512d load(const double* p) { return _mm512_loadu_pd(p); }
+inline __m512 load(const float* p) { return _mm512_loadu_ps(p); }
+inline void store(double* p, __m512d v) { _mm512_storeu_pd(p, v); }
+inline void store(float* p, __m512 v) { _mm512_storeu_ps(p, v); }
+}  // namespace
+
+template <class T>
+void vmath(VFun f, int64_t n, const T* x, T* y) {
+  constexpr int64_t W = 64 / sizeof(T);
+  auto fn = pick(f, static_cast<T*>(nullptr));
+  int64_t i = 0;
+  for (; i + W <= n; i += W) store(y + i, fn(load(x + i)));
+  if (i < n) {  // tail through a padded buffer so that every element gets the same accuracy
+    alignas(64) T buf[W];
+    std::fill(buf, buf + W, T(0));
+    std::copy(x + i, x + n, buf);
+    store(buf, fn(load(buf)));
+    std::copy(buf, buf + (n - i), y + i);
+  }
+}
+const char* vmath_backend() { return "avx512"; }
+#else
+template <class T>
+void vmath(VFun f, int64_t n, const T* x, T* y) {
+  vmath_ref(f, n, x, y);
+}
+const char* vmath_backend() { return "scalar"; }
+#endif
+
+template <class T>
+void vsigmoid(int64_t n, const T* x, T* y) {
+  // 1/(1+e^-x) keeps full relative accuracy in both tails (e^-x -> inf gives 0).
+  for (int64_t i = 0; i < n; ++i) y[i] = -x[i];
+  vmath(VFun::exp, n, y, y);
+  for (int64_t i = 0; i < n; ++i) y[i] = T(1) / (T(1) + y[i]);
+}
+
+template <class T>
+void vsoftplus(int64_t n, const T* x, T* y) {
+  constexpr int64_t B = 256;  // blocks on the stack: no allocation, y may alias x
+  alignas(64) T pos[B];
+  for (int64_t s = 0; s < n; s += B) {
+    const int64_t m = std::min(B, n - s);
+    for (int64_t i = 0; i < m; ++i) {
+      pos[i] = std::max(x[s + i], T(0));
+      y[s + i] = -std::abs(x[s + i]);
+    }
+    vmath(VFun::exp, m, y + s, y + s);
+    vmath(VFun::log1p, m, y + s, y + s);
+    for (int64_t i = 0; i < m; ++i) y[s + i] += pos[i];
+  }
+}
+
+template void vmath<float>(VFun, int64_t, const float*, float*);
+template void vmath<double>(VFun, int64_t, const double*, double*);
+template void vmath_ref<float>(VFun, int64_t, const float*, float*);
+template void vmath_ref<double>(VFun, int64_t, const double*, double*);
+template void vsigmoid<float>(int64_t, const float*, float*);
+template void vsigmoid<double>(int64_t, const double*, double*);
+template void vsoftplus<float>(int64_t, const float*, float*);
+template void vsoftplus<double>(int64_t, const double*, double*);
+
+}  // namespace trusty::core::kernels

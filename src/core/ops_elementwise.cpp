@@ -1,0 +1,315 @@
+// Element-wise ops: broadcasting binary arithmetic, scalar arithmetic, unary functions.
+#include <algorithm>
+#include <cmath>
+#include <numbers>
+
+#include "trusty/core/kernels/broadcast.hpp"
+#include "trusty/core/kernels/vmath.hpp"
+#include "trusty/core/ops.hpp"
+
+namespace trusty::core {
+namespace {
+
+using kernels::for_each_broadcast;
+
+enum class Bin { add, sub, mul, div };
+
+template <class T>
+struct BinaryNode final : Node<T> {
+  Bin op;
+  std::array<int64_t, kMaxRank> sa, sb;  // broadcast strides of a and b
+  bool same;                              // a, b and the output share one shape
+
+  void backward() override {
+    Node<T>*a = this->in[0], *b = this->in[1];
+    const T* g = this->grad;
+    const T *av = a->val, *bv = b->val, *y = this->val;
+    T *ga = a->grad, *gb = b->grad;
+    const int64_t n = this->n;
+    if (same) {
+      switch (op) {
+        case Bin::add:
+          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i];
+          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] += g[i];
+          break;
+        case Bin::sub:
+          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i];
+          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] -= g[i];
+          break;
+        case Bin::mul:
+          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * bv[i];
+          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] += g[i] * av[i];
+          break;
+        case Bin::div:
+          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / bv[i];
+          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] -= g[i] * y[i] / bv[i];
+          break;
+      }
+      return;
+    }
+    // Broadcast: an input read with stride 0 accumulates (reduces) its gradient.
+    const Shape& s = this->shape;
+    switch (op) {
+      case Bin::add:
+      case Bin::sub: {
+        const T sign = op == Bin::add ? T(1) : T(-1);
+        if (ga) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t ia, int64_t) { ga[ia] += g[o]; });
+        if (gb) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t, int64_t ib) { gb[ib] += sign * g[o]; });
+        break;
+      }
+      case Bin::mul:
+        if (ga) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t ia, int64_t ib) { ga[ia] += g[o] * bv[ib]; });
+        if (gb) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t ia, int64_t ib) { gb[ib] += g[o] * av[ia]; });
+        break;
+      case Bin::div:
+        if (ga) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t ia, int64_t ib) { ga[ia] += g[o] / bv[ib]; });
+        if (gb) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t, int64_t ib) { gb[ib] -= g[o] * y[o] / bv[ib]; });
+        break;
+    }
+  }
+};
+
+constexpr const char* bin_name(Bin op) {
+  switch (op) {
+    case Bin::add: return "add";
+    case Bin::sub: return "sub";
+    case Bin::mul: return "mul";
+    case Bin::div: return "div";
+  }
+  return "?";
+}
+
+template <class T, class F>
+void apply_same(int64_t n, const T* a, const T* b, T* y, F f) {
+  for (int64_t i = 0; i < n; ++i) y[i] = f(a[i], b[i]);
+}
+
+template <class T>
+Var<T> binary(const Var<T>& a, const Var<T>& b, Bin op) {
+  auto& tape = Tape<T>::current();
+  const bool same = a.shape() == b.shape();
+  Shape out = same ? a.shape() : broadcast_shapes(a.shape(), b.shape(), bin_name(op));
+  auto* node = tape.template make<BinaryNode<T>>(out, a.requires_grad() || b.requires_grad(), bin_name(op));
+  node->in = {a.node(), b.node(), nullptr};
+  node->op = op;
+  node->same = same;
+  const T *av = a.data(), *bv = b.data();
+  T* y = node->val;
+  if (same) {
+    switch (op) {
+      case Bin::add: apply_same(node->n, av, bv, y, [](T x, T z) { return x + z; }); break;
+      case Bin::sub: apply_same(node->n, av, bv, y, [](T x, T z) { return x - z; }); break;
+      case Bin::mul: apply_same(node->n, av, bv, y, [](T x, T z) { return x * z; }); break;
+      case Bin::div: apply_same(node->n, av, bv, y, [](T x, T z) { return x / z; }); break;
+    }
+  } else {
+    node->sa = broadcast_strides(a.shape(), out);
+    node->sb = broadcast_strides(b.shape(), out);
+    auto run = [&](auto f) {
+      for_each_broadcast(out, node->sa, node->sb, [&](int64_t o, int64_t ia, int64_t ib) { y[o] = f(av[ia], bv[ib]); });
+    };
+    switch (op) {
+      case Bin::add: run([](T x, T z) { return x + z; }); break;
+      case Bin::sub: run([](T x, T z) { return x - z; }); break;
+      case Bin::mul: run([](T x, T z) { return x * z; }); break;
+      case Bin::div: run([](T x, T z) { return x / z; }); break;
+    }
+  }
+  return tape.record(node);
+}
+
+// ---- unary ----------------------------------------------------------------------------------
+enum class Un { neg, exp, log, log1p, sqrt, pow, abs, square, tanh, sigmoid, softplus, relu, leaky_relu, elu,
+                erf, erfc, clamp, add_scalar, scale, rdiv };
+
+constexpr const char* un_name(Un op) {
+  constexpr const char* names[] = {"neg",      "exp",  "log",        "log1p", "sqrt", "pow",  "abs",
+                                   "square",   "tanh", "sigmoid",    "softplus", "relu", "leaky_relu", "elu",
+                                   "erf",      "erfc", "clamp",      "add_scalar", "scale", "rdiv_scalar"};
+  return names[static_cast<int>(op)];
+}
+
+template <class T>
+struct UnaryNode final : Node<T> {
+  Un op;
+  T p0 = 0, p1 = 0;  // op parameters (power, slope, alpha, bounds, scalar)
+
+  void backward() override {
+    Node<T>* a = this->in[0];
+    T* ga = a->grad;
+    if (!ga) return;
+    const T *g = this->grad, *x = a->val, *y = this->val;
+    const int64_t n = this->n;
+    constexpr T two_over_sqrt_pi = T(2) * std::numbers::inv_sqrtpi_v<T>;
+    switch (op) {
+      case Un::neg: for (int64_t i = 0; i < n; ++i) ga[i] -= g[i]; break;
+      case Un::add_scalar: for (int64_t i = 0; i < n; ++i) ga[i] += g[i]; break;
+      case Un::scale: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * p0; break;
+      case Un::rdiv: for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * y[i] / x[i]; break;
+      case Un::exp: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * y[i]; break;
+      case Un::log: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / x[i]; break;
+      case Un::log1p: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / (T(1) + x[i]); break;
+      case Un::sqrt: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * T(0.5) / y[i]; break;
+      case Un::pow:
+        for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * p0 * std::pow(x[i], p0 - T(1));
+        break;
+      case Un::abs:
+        for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : T(0));
+        break;
+      case Un::square: for (int64_t i = 0; i < n; ++i) ga[i] += T(2) * g[i] * x[i]; break;
+      case Un::tanh: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * (T(1) - y[i] * y[i]); break;
+      case Un::sigmoid: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * y[i] * (T(1) - y[i]); break;
+      case Un::softplus:  // d/dx softplus = sigmoid(x) = 1 - exp(-softplus(x))
+        for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * std::expm1(-y[i]);
+        break;
+      case Un::relu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : T(0); break;
+      case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : p0 * g[i]; break;
+      case Un::elu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : g[i] * (y[i] + p0); break;
+      case Un::erf:
+        for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]);
+        break;
+      case Un::erfc:
+        for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]);
+        break;
+      case Un::clamp:
+        for (int64_t i = 0; i < n; ++i) ga[i] += (x[i] >= p0 && x[i] <= p1) ? g[i] : T(0);
+        break;
+    }
+  }
+};
+
+template <class T>
+Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
+  auto& tape = Tape<T>::current();
+  auto* node = tape.template make<UnaryNode<T>>(a.shape(), a.requires_grad(), un_name(op));
+  node->in = {a.node(), nullptr, nullptr};
+  node->op = op;
+  node->p0 = p0;
+  node->p1 = p1;
+  const T* x = a.data();
+  T* y = node->val;
+  const int64_t n = node->n;
+  using kernels::VFun;
+  switch (op) {
+    case Un::neg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
+    case Un::add_scalar: for (int64_t i = 0; i < n; ++i) y[i] = x[i] + p0; break;
+    case Un::scale: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * p0; break;
+    case Un::rdiv: for (int64_t i = 0; i < n; ++i) y[i] = p0 / x[i]; break;
+    case Un::exp: kernels::vmath(VFun::exp, n, x, y); break;
+    case Un::log: kernels::vmath(VFun::log, n, x, y); break;
+    case Un::log1p: kernels::vmath(VFun::log1p, n, x, y); break;
+    case Un::sqrt: for (int64_t i = 0; i < n; ++i) y[i] = std::sqrt(x[i]); break;
+    case Un::pow:
+      if (p0 == T(2)) for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i];
+      else for (int64_t i = 0; i < n; ++i) y[i] = std::pow(x[i], p0);
+      break;
+    case Un::abs: for (int64_t i = 0; i < n; ++i) y[i] = std::abs(x[i]); break;
+    case Un::square: for (int64_t i = 0; i < n; ++i) y[i] = x[i] * x[i]; break;
+    case Un::tanh: kernels::vmath(VFun::tanh, n, x, y); break;
+    case Un::sigmoid: kernels::vsigmoid(n, x, y); break;
+    case Un::softplus: kernels::vsoftplus(n, x, y); break;
+    case Un::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : T(0); break;
+    case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : p0 * x[i]; break;
+    case Un::elu:
+      kernels::vmath(VFun::expm1, n, x, y);
+      for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : p0 * y[i];
+      break;
+    case Un::erf: kernels::vmath(VFun::erf, n, x, y); break;
+    case Un::erfc: kernels::vmath(VFun::erfc, n, x, y); break;
+    case Un::clamp: for (int64_t i = 0; i < n; ++i) y[i] = std::clamp(x[i], p0, p1); break;
+  }
+  return tape.record(node);
+}
+
+template <class T>
+struct WhereNode final : Node<T> {
+  const T* cond;
+  void backward() override {
+    T *ga = this->in[0]->grad, *gb = this->in[1]->grad;
+    const T* g = this->grad;
+    for (int64_t i = 0; i < this->n; ++i) {
+      if (cond[i] != T(0)) { if (ga) ga[i] += g[i]; }
+      else if (gb) gb[i] += g[i];
+    }
+  }
+};
+
+}  // namespace
+
+template <class T> Var<T> add(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::add); }
+template <class T> Var<T> sub(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::sub); }
+template <class T> Var<T> mul(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::mul); }
+template <class T> Var<T> div(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::div); }
+template <class T> Var<T> add_scalar(const Var<T>& a, std::type_identity_t<T> s) { return unary(a, Un::add_scalar, s); }
+template <class T> Var<T> scale(const Var<T>& a, std::type_identity_t<T> s) { return unary(a, Un::scale, s); }
+template <class T> Var<T> rdiv_scalar(std::type_identity_t<T> s, const Var<T>& a) { return unary(a, Un::rdiv, s); }
+template <class T> Var<T> neg(const Var<T>& a) { return unary(a, Un::neg); }
+template <class T> Var<T> exp(const Var<T>& a) { return unary(a, Un::exp); }
+template <class T> Var<T> log(const Var<T>& a) { return unary(a, Un::log); }
+template <class T> Var<T> log1p(const Var<T>& a) { return unary(a, Un::log1p); }
+template <class T> Var<T> sqrt(const Var<T>& a) { return unary(a, Un::sqrt); }
+template <class T> Var<T> pow(const Var<T>& a, std::type_identity_t<T> p) { return unary(a, Un::pow, p); }
+template <class T> Var<T> abs(const Var<T>& a) { return unary(a, Un::abs); }
+template <class T> Var<T> square(const Var<T>& a) { return unary(a, Un::square); }
+template <class T> Var<T> tanh(const Var<T>& a) { return unary(a, Un::tanh); }
+template <class T> Var<T> sigmoid(const Var<T>& a) { return unary(a, Un::sigmoid); }
+template <class T> Var<T> softplus(const Var<T>& a) { return unary(a, Un::softplus); }
+template <class T> Var<T> relu(const Var<T>& a) { return unary(a, Un::relu); }
+template <class T> Var<T> leaky_relu(const Var<T>& a, std::type_identity_t<T> slope) { return unary(a, Un::leaky_relu, slope); }
+template <class T> Var<T> elu(const Var<T>& a, std::type_identity_t<T> alpha) { return unary(a, Un::elu, alpha); }
+template <class T> Var<T> erf(const Var<T>& a) { return unary(a, Un::erf); }
+template <class T> Var<T> erfc(const Var<T>& a) { return unary(a, Un::erfc); }
+template <class T>
+Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T> hi) {
+  if (!(lo <= hi))
+    throw std::invalid_argument("clamp: lower bound " + std::to_string(lo) + " exceeds upper bound " + std::to_string(hi));
+  return unary(a, Un::clamp, lo, hi);
+}
+
+template <class T>
+Var<T> where(const Tensor<T>& cond, const Var<T>& a, const Var<T>& b) {
+  if (cond.shape() != a.shape() || a.shape() != b.shape())
+    throw std::invalid_argument("where: cond " + cond.shape().str() + ", a " + a.shape().str() + " and b " +
+                                b.shape().str() + " must have one shape");
+  auto& tape = Tape<T>::current();
+  auto* node = tape.template make<WhereNode<T>>(a.shape(), a.requires_grad() || b.requires_grad(), "where");
+  node->in = {a.node(), b.node(), nullptr};
+  T* c = tape.alloc(node->n);
+  auto cv = cond.to_vector();
+  std::copy(cv.begin(), cv.end(), c);
+  node->cond = c;
+  for (int64_t i = 0; i < node->n; ++i) node->val[i] = c[i] != T(0) ? a.data()[i] : b.data()[i];
+  return tape.record(node);
+}
+
+#define TRUSTY_INST(T)                                                                                     \
+  template Var<T> add<T>(const Var<T>&, const Var<T>&);                                                    \
+  template Var<T> sub<T>(const Var<T>&, const Var<T>&);                                                    \
+  template Var<T> mul<T>(const Var<T>&, const Var<T>&);                                                    \
+  template Var<T> div<T>(const Var<T>&, const Var<T>&);                                                    \
+  template Var<T> add_scalar<T>(const Var<T>&, T);                                                         \
+  template Var<T> scale<T>(const Var<T>&, T);                                                              \
+  template Var<T> rdiv_scalar<T>(T, const Var<T>&);                                                        \
+  template Var<T> neg<T>(const Var<T>&);                                                                   \
+  template Var<T> exp<T>(const Var<T>&);                                                                   \
+  template Var<T> log<T>(const Var<T>&);                                                                   \
+  template Var<T> log1p<T>(const Var<T>&);                                                                 \
+  template Var<T> sqrt<T>(const Var<T>&);                                                                  \
+  template Var<T> pow<T>(const Var<T>&, T);                                                                \
+  template Var<T> abs<T>(const Var<T>&);                                                                   \
+  template Var<T> square<T>(const Var<T>&);                                                                \
+  template Var<T> tanh<T>(const Var<T>&);                                                                  \
+  template Var<T> sigmoid<T>(const Var<T>&);                                                               \
+  template Var<T> softplus<T>(const Var<T>&);                                                              \
+  template Var<T> relu<T>(const Var<T>&);                                                                  \
+  template Var<T> leaky_relu<T>(const Var<T>&, T);                                                         \
+  template Var<T> elu<T>(const Var<T>&, T);                                                                \
+  template Var<T> erf<T>(const Var<T>&);                                                                   \
+  template Var<T> erfc<T>(const Var<T>&);                                                                  \
+  template Var<T> clamp<T>(const Var<T>&, T, T);                                                           \
+  template Var<T> where<T>(const Tensor<T>&, const Var<T>&, const Var<T>&);
+TRUSTY_INST(float)
+TRUSTY_INST(double)
+#undef TRUSTY_INST
+
+}  // namespace trusty::core

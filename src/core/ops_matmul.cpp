@@ -1,0 +1,93 @@
+// Matrix products: forward one GEMM, backward two (dA = dC Bᵀ, dB = Aᵀ dC).
+#include "trusty/core/kernels/blas.hpp"
+#include "trusty/core/ops.hpp"
+
+namespace trusty::core {
+namespace {
+
+using kernels::gemm;
+
+template <class T>
+struct MatmulNode final : Node<T> {
+  int64_t batch, m, k, cols;  // (cols, not n: Node::n is the element count)
+  bool fold;  // b is 2-D: the batch was folded into the rows of a
+  void backward() override {
+    Node<T>*a = this->in[0], *b = this->in[1];
+    const T* g = this->grad;
+    const int64_t n = cols;
+    if (fold) {
+      const int64_t rows = batch * m;
+      if (a->grad) gemm(false, true, rows, k, n, T(1), g, n, b->val, n, T(1), a->grad, k);
+      if (b->grad) gemm(true, false, k, n, rows, T(1), a->val, k, g, n, T(1), b->grad, n);
+      return;
+    }
+    for (int64_t i = 0; i < batch; ++i) {
+      const T* gi = g + i * m * n;
+      if (a->grad) gemm(false, true, m, k, n, T(1), gi, n, b->val + i * k * n, n, T(1), a->grad + i * m * k, k);
+      if (b->grad) gemm(true, false, k, n, m, T(1), a->val + i * m * k, k, gi, n, T(1), b->grad + i * k * n, n);
+    }
+  }
+};
+
+template <class T>
+struct DotNode final : Node<T> {
+  void backward() override {
+    Node<T>*a = this->in[0], *b = this->in[1];
+    const T g = this->grad[0];
+    if (a->grad) for (int64_t i = 0; i < a->n; ++i) a->grad[i] += g * b->val[i];
+    if (b->grad) for (int64_t i = 0; i < b->n; ++i) b->grad[i] += g * a->val[i];
+  }
+};
+
+}  // namespace
+
+template <class T>
+Var<T> matmul(const Var<T>& a, const Var<T>& b) {
+  const Shape &sa = a.shape(), &sb = b.shape();
+  bool ok = sa.rank() >= 2 && sb.rank() >= 2 && sa[sa.rank() - 1] == sb[sb.rank() - 2];
+  if (ok && sb.rank() > 2) {
+    ok = sa.rank() == sb.rank();
+    for (int i = 0; ok && i < sa.rank() - 2; ++i) ok = sa[i] == sb[i];
+  }
+  if (!ok)
+    throw std::invalid_argument("matmul: shapes " + sa.str() + " and " + sb.str() +
+                                " are not compatible (expected [...,m,k] @ [k,n] or [...,m,k] @ [...,k,n])");
+  const int64_t m = sa[sa.rank() - 2], k = sa[sa.rank() - 1], n = sb[sb.rank() - 1];
+  Shape out = sa;
+  out[out.rank() - 1] = n;
+  auto& tape = Tape<T>::current();
+  auto* node = tape.template make<MatmulNode<T>>(out, a.requires_grad() || b.requires_grad(), "matmul");
+  node->in = {a.node(), b.node(), nullptr};
+  node->m = m;
+  node->k = k;
+  node->cols = n;
+  node->batch = (m * k != 0) ? a.numel() / (m * k) : 0;
+  node->fold = sb.rank() == 2;
+  if (node->fold) {
+    gemm(false, false, node->batch * m, n, k, T(1), a.data(), k, b.data(), n, T(0), node->val, n);
+  } else {
+    for (int64_t i = 0; i < node->batch; ++i)
+      gemm(false, false, m, n, k, T(1), a.data() + i * m * k, k, b.data() + i * k * n, n, T(0), node->val + i * m * n, n);
+  }
+  return tape.record(node);
+}
+
+template <class T>
+Var<T> dot(const Var<T>& a, const Var<T>& b) {
+  if (a.shape() != b.shape())
+    throw std::invalid_argument("dot: shapes " + a.shape().str() + " and " + b.shape().str() + " differ");
+  auto& tape = Tape<T>::current();
+  auto* node = tape.template make<DotNode<T>>(Shape{}, a.requires_grad() || b.requires_grad(), "dot");
+  node->in = {a.node(), b.node(), nullptr};
+  T acc = 0;
+  for (int64_t i = 0; i < a.numel(); ++i) acc += a.data()[i] * b.data()[i];
+  node->val[0] = acc;
+  return tape.record(node);
+}
+
+template Var<float> matmul<float>(const Var<float>&, const Var<float>&);
+template Var<double> matmul<double>(const Var<double>&, const Var<double>&);
+template Var<float> dot<float>(const Var<float>&, const Var<float>&);
+template Var<double> dot<double>(const Var<double>&, const Var<double>&);
+
+}  // namespace trusty::core

@@ -1,0 +1,73 @@
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "test_util.hpp"
+#include "trusty/core/kernels/blas.hpp"
+#include "trusty/core/kernels/vmath.hpp"
+
+using namespace trusty::core;
+using namespace trusty::core::kernels;
+
+template <class T>
+class Kernels : public ::testing::Test {};
+using Types = ::testing::Types<float, double>;
+TYPED_TEST_SUITE(Kernels, Types);
+
+TYPED_TEST(Kernels, GemmPathsAgreeWithNaive) {
+  using T = TypeParam;
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+  for (auto [m, n, k] : {std::tuple{1, 1, 1}, std::tuple{5, 7, 3}, std::tuple{100, 20, 20}, std::tuple{128, 256, 96}}) {
+    for (int ta = 0; ta < 2; ++ta)
+      for (int tb = 0; tb < 2; ++tb) {
+        auto A = trusty::test::random_tensor<T>(ta ? Shape{k, m} : Shape{m, k}, 7);
+        auto B = trusty::test::random_tensor<T>(tb ? Shape{n, k} : Shape{k, n}, 8);
+        auto C0 = trusty::test::random_tensor<T>({m, n}, 9);
+        const int64_t lda = ta ? m : k, ldb = tb ? k : n;
+        Tensor<T> ref = C0.clone(), fast = C0.clone(), eig = C0.clone(), blas = C0.clone();
+        gemm_naive<T>(ta, tb, m, n, k, T(0.5), A.data(), lda, B.data(), ldb, T(2), ref.data(), n);
+        gemm<T>(ta, tb, m, n, k, T(0.5), A.data(), lda, B.data(), ldb, T(2), fast.data(), n);
+        gemm_eigen<T>(ta, tb, m, n, k, T(0.5), A.data(), lda, B.data(), ldb, T(2), eig.data(), n);
+        gemm_blas<T>(ta, tb, m, n, k, T(0.5), A.data(), lda, B.data(), ldb, T(2), blas.data(), n);
+        const double scale = std::sqrt(static_cast<double>(k));
+        EXPECT_LT(max_abs_diff(ref, fast), tol * scale);
+        EXPECT_LT(max_abs_diff(ref, eig), tol * scale);
+        EXPECT_LT(max_abs_diff(ref, blas), tol * scale);
+      }
+  }
+}
+
+TYPED_TEST(Kernels, VectorMathAgreesWithScalar) {
+  using T = TypeParam;
+  // Within a few ulp of <cmath>; tails (length not a multiple of the vector width) included.
+  const double ulps = 8 * std::numeric_limits<T>::epsilon();
+  std::vector<T> x(37);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<T>(-4.0 + 8.0 * static_cast<double>(i) / 36.0);
+  for (VFun f : {VFun::exp, VFun::log, VFun::log1p, VFun::expm1, VFun::tanh, VFun::erf, VFun::erfc}) {
+    std::vector<T> in = x;
+    if (f == VFun::log) for (auto& v : in) v = std::abs(v) + T(0.1);
+    if (f == VFun::log1p) for (auto& v : in) v = std::abs(v) - T(0.5);
+    std::vector<T> a(in.size()), b(in.size());
+    vmath<T>(f, static_cast<int64_t>(in.size()), in.data(), a.data());
+    vmath_ref<T>(f, static_cast<int64_t>(in.size()), in.data(), b.data());
+    for (size_t i = 0; i < in.size(); ++i)
+      EXPECT_LE(std::abs(a[i] - b[i]), ulps * std::max<T>(std::abs(b[i]), std::numeric_limits<T>::min()))
+          << "f=" << static_cast<int>(f) << " x=" << in[i];
+  }
+}
+
+TYPED_TEST(Kernels, SigmoidSoftplusStableInTails) {
+  using T = TypeParam;
+  std::vector<T> x = {T(-800), T(-40), T(-1), T(0), T(1), T(40), T(800)};
+  std::vector<T> s(x.size()), sp(x.size());
+  vsigmoid<T>(7, x.data(), s.data());
+  vsoftplus<T>(7, x.data(), sp.data());
+  for (size_t i = 0; i < x.size(); ++i) {
+    const long double xi = x[i];
+    const long double ref_s = 1.0L / (1.0L + std::exp(-xi));
+    const long double ref_sp = xi > 0 ? xi + std::log1p(std::exp(-xi)) : std::log1p(std::exp(xi));
+    EXPECT_NEAR(s[i], static_cast<T>(ref_s), 4 * std::numeric_limits<T>::epsilon() * ref_s + 1e-300) << x[i];
+    EXPECT_NEAR(sp[i], static_cast<T>(ref_sp), 4 * std::numeric_limits<T>::epsilon() * ref_sp + 1e-300) << x[i];
+  }
+}

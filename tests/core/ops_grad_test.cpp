@@ -1,0 +1,159 @@
+// Every differentiable op passes the finite-difference gradient check.
+#include <gtest/gtest.h>
+
+#include "test_util.hpp"
+#include "trusty/core.hpp"
+
+using namespace trusty::core;
+using trusty::test::random_tensor;
+using V = Var<double>;
+using Vs = std::span<const V>;
+
+namespace {
+void expect_grad(const std::function<V(Vs)>& f, const std::vector<Tensor<double>>& in, double tol = 1e-6) {
+  auto r = check_gradient(f, in, {.eps = 1e-6, .tol = tol});
+  EXPECT_TRUE(r.ok) << r.str();
+}
+auto R(Shape s, uint64_t seed, double lo = -1, double hi = 1) { return random_tensor(s, seed, lo, hi); }
+}  // namespace
+
+TEST(OpsGrad, BinaryBroadcasting) {
+  const std::vector<std::pair<Shape, Shape>> shapes = {
+      {{3, 4}, {3, 4}}, {{3, 4}, {4}}, {{3, 1}, {1, 4}}, {{2, 3, 4}, {3, 1}}, {{}, {2, 3}}, {{5}, {}}};
+  for (auto [sa, sb] : shapes) {
+    auto a = R(sa, 1), b = R(sb, 2, 0.5, 2.0);  // b away from 0 for div
+    expect_grad([](Vs v) { return v[0] + v[1]; }, {a, b});
+    expect_grad([](Vs v) { return v[0] - v[1]; }, {a, b});
+    expect_grad([](Vs v) { return v[0] * v[1]; }, {a, b});
+    expect_grad([](Vs v) { return v[0] / v[1]; }, {a, b});
+    expect_grad([](Vs v) { return v[1] / v[0]; }, {b, R(sa, 3, 0.5, 2.0)});
+  }
+}
+
+TEST(OpsGrad, ScalarArithmetic) {
+  auto a = R({2, 5}, 4, 0.5, 2);
+  expect_grad([](Vs v) { return v[0] + 3.0; }, {a});
+  expect_grad([](Vs v) { return 2.0 - v[0]; }, {a});
+  expect_grad([](Vs v) { return v[0] * -1.5; }, {a});
+  expect_grad([](Vs v) { return 3.0 / v[0]; }, {a});
+  expect_grad([](Vs v) { return -v[0]; }, {a});
+}
+
+TEST(OpsGrad, Unary) {
+  auto x = R({3, 7}, 5, -2, 2);
+  auto pos = R({3, 7}, 6, 0.2, 3);
+  // Keep kinks (relu, abs, clamp) away from the finite-difference stencil.
+  auto kinked = x.clone();
+  for (auto& v : kinked.span()) if (std::abs(v) < 0.05) v += 0.1;
+  expect_grad([](Vs v) { return exp(v[0]); }, {x});
+  expect_grad([](Vs v) { return log(v[0]); }, {pos});
+  expect_grad([](Vs v) { return log1p(v[0]); }, {pos});
+  expect_grad([](Vs v) { return sqrt(v[0]); }, {pos});
+  expect_grad([](Vs v) { return pow(v[0], 2.5); }, {pos});
+  expect_grad([](Vs v) { return pow(v[0], -1.5); }, {pos});
+  expect_grad([](Vs v) { return abs(v[0]); }, {kinked});
+  expect_grad([](Vs v) { return square(v[0]); }, {x});
+  expect_grad([](Vs v) { return tanh(v[0]); }, {x});
+  expect_grad([](Vs v) { return sigmoid(v[0]); }, {x});
+  expect_grad([](Vs v) { return softplus(v[0]); }, {x});
+  expect_grad([](Vs v) { return relu(v[0]); }, {kinked});
+  expect_grad([](Vs v) { return leaky_relu(v[0], 0.1); }, {kinked});
+  expect_grad([](Vs v) { return elu(v[0], 0.7); }, {kinked});
+  expect_grad([](Vs v) { return erf(v[0]); }, {x});
+  expect_grad([](Vs v) { return erfc(v[0]); }, {x});
+  auto clampable = kinked.clone();
+  for (auto& v : clampable.span()) if (std::abs(std::abs(v) - 1.0) < 0.05) v += 0.1;
+  expect_grad([](Vs v) { return clamp(v[0], -1.0, 1.0); }, {clampable});
+}
+
+TEST(OpsGrad, Where) {
+  auto a = R({4, 3}, 7), b = R({4, 3}, 8);
+  Tensor<double> cond(Shape{4, 3});
+  for (int64_t i = 0; i < 12; ++i) cond.span()[static_cast<size_t>(i)] = i % 3 == 0;
+  expect_grad([&](Vs v) { return where(cond, v[0], v[1]); }, {a, b});
+  EXPECT_THROW(
+      {
+        GradScope<double> s;
+        where(cond, variable(a), variable(R({3, 4}, 1)));
+      },
+      std::invalid_argument);
+}
+
+TEST(OpsGrad, ShapeOps) {
+  auto a = R({2, 3, 4}, 9);
+  expect_grad([](Vs v) { return reshape(v[0], Shape{6, 4}) * 2.0; }, {a});
+  expect_grad([](Vs v) { return transpose(v[0]); }, {a});
+  expect_grad([](Vs v) { return transpose(v[0], 0, 2); }, {a});
+  const int perm[] = {2, 0, 1};
+  expect_grad([&](Vs v) { return permute(v[0], perm); }, {a});
+  expect_grad([](Vs v) { return slice(v[0], 0, 1, 2); }, {a});      // leading axis: an alias
+  expect_grad([](Vs v) { return slice(v[0], 2, 0, 4, 2); }, {a});   // strided copy
+  expect_grad([](Vs v) { return slice(v[0], 1, -2, 3); }, {a});
+  const int64_t idx[] = {2, 0, 2};
+  expect_grad([&](Vs v) { return gather(v[0], 1, idx); }, {a});
+  expect_grad([&](Vs v) { return gather(v[0], -1, idx); }, {a});
+  auto b = R({2, 1, 4}, 10);
+  expect_grad([](Vs v) { std::vector<V> p{v[0], v[1], v[0]}; return concat<double>(p, 1); }, {a, b});
+  // Aliased views chained: reshape of a slice of a flat parameter vector.
+  auto flat = R({12}, 11);
+  expect_grad([](Vs v) { return tanh(reshape(slice(v[0], 0, 2, 8), Shape{2, 3})); }, {flat});
+}
+
+TEST(OpsGrad, Reductions) {
+  auto a = R({3, 4, 5}, 12, -2, 2);
+  expect_grad([](Vs v) { return sum(v[0]); }, {a});
+  expect_grad([](Vs v) { return mean(v[0]); }, {a});
+  const int ax1[] = {1}, ax02[] = {0, 2}, axneg[] = {-1};
+  expect_grad([&](Vs v) { return sum(v[0], ax1); }, {a});
+  expect_grad([&](Vs v) { return sum(v[0], ax02, true); }, {a});
+  expect_grad([&](Vs v) { return mean(v[0], axneg); }, {a});
+  expect_grad([](Vs v) { return max(v[0], 1); }, {a});
+  expect_grad([](Vs v) { return max(v[0], 0, true); }, {a});
+  for (int ax : {0, 1, 2}) {
+    expect_grad([&](Vs v) { return logsumexp(v[0], ax); }, {a});
+    expect_grad([&](Vs v) { return softmax(v[0], ax); }, {a});
+    expect_grad([&](Vs v) { return log_softmax(v[0], ax); }, {a});
+  }
+  expect_grad([](Vs v) { return logsumexp(v[0], -1, true); }, {a});
+}
+
+TEST(OpsGrad, Products) {
+  expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({3, 4}, 13), R({4, 5}, 14)});
+  expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({2, 3, 4}, 15), R({4, 2}, 16)});
+  expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({2, 3, 4}, 17), R({2, 4, 5}, 18)});
+  expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({70, 65}, 19), R({65, 80}, 20)});  // OpenBLAS path
+  expect_grad([](Vs v) { return dot(v[0], v[1]); }, {R({6}, 21), R({6}, 22)});
+}
+
+TEST(OpsGrad, ShapeErrorsNameShapes) {
+  GradScope<double> s;
+  auto a = variable(R({2, 3}, 1)), b = variable(R({4, 5}, 2));
+  try {
+    matmul(a, b);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("[2, 3] and [4, 5]"), std::string::npos) << e.what();
+  }
+  EXPECT_THROW(a + b, std::invalid_argument);
+  EXPECT_THROW(reshape(a, Shape{5}), std::invalid_argument);
+  EXPECT_THROW(slice(a, 1, 2, 1), std::invalid_argument);
+  const int64_t bad[] = {3};
+  EXPECT_THROW(gather(a, 1, bad), std::invalid_argument);
+  EXPECT_THROW(sum(a, std::vector<int>{2}), std::invalid_argument);
+  EXPECT_THROW(clamp(a, 1.0, -1.0), std::invalid_argument);
+}
+
+TEST(OpsGrad, FloatAgreesWithDouble) {
+  // Same graph in float and double: values agree to float precision, gradients too.
+  auto xd = R({8, 5}, 23);
+  Tensor<float> xf(xd.shape());
+  for (int64_t i = 0; i < xd.numel(); ++i) xf.span()[static_cast<size_t>(i)] = static_cast<float>(xd.span()[static_cast<size_t>(i)]);
+  auto graph = [](auto x) { return sum(log_softmax(tanh(x) * softplus(x), -1)); };
+  std::vector<Tensor<double>> gd(1);
+  std::vector<Tensor<float>> gf(1);
+  double vd = value_and_grad<double>([&](std::span<const Var<double>> v) { return graph(v[0]); }, std::vector{xd}, gd);
+  float vf = value_and_grad<float>([&](std::span<const Var<float>> v) { return graph(v[0]); }, std::vector{xf}, gf);
+  EXPECT_NEAR(vd, vf, 1e-5 * std::abs(vd));
+  for (int64_t i = 0; i < xd.numel(); ++i)
+    EXPECT_NEAR(gd[0].span()[static_cast<size_t>(i)], gf[0].span()[static_cast<size_t>(i)], 1e-5);
+}

@@ -1,0 +1,32 @@
+#!/usr/bin/env bash
+# Installs the Debian packages trusty needs, only those that are missing.
+# Fast when nothing is missing (one dpkg query); uses sudo when not root.
+set -euo pipefail
+PKGS=(
+  build-essential cmake ninja-build pkg-config
+  libopenblas-dev libeigen3-dev librandom123-dev libfftw3-dev
+  libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
+  libgtest-dev libgmock-dev libbenchmark-dev
+  pybind11-dev python3-dev python3-numpy python3-matplotlib python3-pytest python3-pip
+  libopenmpi-dev openmpi-bin
+  nodejs npm
+)
+# The PyTorch peer is only for golden tests and benchmarks: opt in with TRUSTY_PEERS=1.
+if [ "${TRUSTY_PEERS:-0}" = 1 ]; then PKGS+=(python3-torch); fi
+
+missing=()
+for p in "${PKGS[@]}"; do
+  st=$(dpkg-query -W -f='${Status}' "$p" 2>/dev/null || true)
+  [ "$st" = "install ok installed" ] || missing+=("$p")
+done
+# npm may come from another source (e.g. a preinstalled Node.js); accept it.
+if command -v npm >/dev/null 2>&1; then
+  missing=("${missing[@]/#npm/}"); missing=("${missing[@]/#nodejs/}")
+fi
+pk=(); for p in "${missing[@]}"; do [ -n "$p" ] && pk+=("$p"); done
+if [ ${#pk[@]} -eq 0 ]; then exit 0; fi
+
+SUDO=""; [ "$(id -u)" = 0 ] || SUDO="sudo"
+echo "trusty: installing missing Debian packages: ${pk[*]}" >&2
+$SUDO apt-get update -qq
+DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends "${pk[@]}" >&2
