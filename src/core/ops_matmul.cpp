@@ -1,4 +1,7 @@
 // Matrix products: forward one GEMM, backward two (dA = dC Bᵀ, dB = Aᵀ dC).
+#include <algorithm>
+#include <string>
+
 #include "trusty/core/kernels/blas.hpp"
 #include "trusty/core/ops.hpp"
 
@@ -28,6 +31,51 @@ struct MatmulNode final : Node<T> {
     }
   }
 };
+
+template <class T>
+struct LinearNode final : Node<T> {
+  int64_t rows, k, cols;
+  void backward() override {
+    Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
+    const T* g = this->grad;
+    if (x->grad) gemm(false, true, rows, k, cols, T(1), g, cols, w->val, cols, T(1), x->grad, k);
+    if (w->grad) gemm(true, false, k, cols, rows, T(1), x->val, k, g, cols, T(1), w->grad, cols);
+    if (b && b->grad) {
+      T* gb = b->grad;
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < cols; ++j) gb[j] += g[r * cols + j];
+    }
+  }
+};
+
+template <class T>
+Var<T> linear_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b) {
+  const Shape &sx = x.shape(), &sw = w.shape();
+  const bool ok = sx.rank() >= 1 && sw.rank() == 2 && sx[sx.rank() - 1] == sw[0] &&
+                  (!b || (b->shape().rank() == 1 && b->shape()[0] == sw[1]));
+  if (!ok)
+    throw std::invalid_argument("linear: input " + sx.str() + ", weight " + sw.str() +
+                                (b ? ", bias " + b->shape().str() : std::string()) +
+                                " are not compatible (expected [..., k], [k, n], [n])");
+  const int64_t k = sw[0], n = sw[1];
+  Shape out = sx;
+  out[out.rank() - 1] = n;
+  auto& tape = Tape<T>::current();
+  const bool grad = x.requires_grad() || w.requires_grad() || (b && b->requires_grad());
+  auto* node = tape.template make<LinearNode<T>>(out, grad, "linear");
+  node->in = {x.node(), w.node(), b ? b->node() : nullptr};
+  node->k = k;
+  node->cols = n;
+  node->rows = k ? x.numel() / k : 0;
+  T* y = node->val;
+  if (b) {
+    const T* bv = b->data();
+    for (int64_t r = 0; r < node->rows; ++r)
+      for (int64_t j = 0; j < n; ++j) y[r * n + j] = bv[j];  // short rows: a loop beats memmove calls
+  }
+  gemm(false, false, node->rows, n, k, T(1), x.data(), k, w.data(), n, b ? T(1) : T(0), y, n);
+  return tape.record(node);
+}
 
 template <class T>
 struct DotNode final : Node<T> {
@@ -85,6 +133,20 @@ Var<T> dot(const Var<T>& a, const Var<T>& b) {
   return tape.record(node);
 }
 
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b) {
+  return linear_impl(x, w, &b);
+}
+
+template <class T>
+Var<T> linear(const Var<T>& x, const Var<T>& w) {
+  return linear_impl<T>(x, w, nullptr);
+}
+
+template Var<float> linear<float>(const Var<float>&, const Var<float>&, const Var<float>&);
+template Var<double> linear<double>(const Var<double>&, const Var<double>&, const Var<double>&);
+template Var<float> linear<float>(const Var<float>&, const Var<float>&);
+template Var<double> linear<double>(const Var<double>&, const Var<double>&);
 template Var<float> matmul<float>(const Var<float>&, const Var<float>&);
 template Var<double> matmul<double>(const Var<double>&, const Var<double>&);
 template Var<float> dot<float>(const Var<float>&, const Var<float>&);

@@ -123,6 +123,14 @@ TEST(OpsGrad, Products) {
   expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({2, 3, 4}, 17), R({2, 4, 5}, 18)});
   expect_grad([](Vs v) { return matmul(v[0], v[1]); }, {R({70, 65}, 19), R({65, 80}, 20)});  // OpenBLAS path
   expect_grad([](Vs v) { return dot(v[0], v[1]); }, {R({6}, 21), R({6}, 22)});
+  expect_grad([](Vs v) { return linear(v[0], v[1], v[2]); }, {R({5, 3}, 23), R({3, 4}, 24), R({4}, 25)});
+  expect_grad([](Vs v) { return linear(v[0], v[1]); }, {R({2, 5, 3}, 26), R({3, 4}, 27)});
+  {  // linear agrees with matmul + add
+    GradScope<double> s;
+    auto x = constant(R({6, 3}, 28)), w = constant(R({3, 2}, 29)), b = constant(R({2}, 30));
+    EXPECT_LT(max_abs_diff(linear(x, w, b).value(), (matmul(x, w) + b).value()), 1e-15);
+    EXPECT_THROW(linear(x, w, constant(R({3}, 1))), std::invalid_argument);
+  }
 }
 
 TEST(OpsGrad, ShapeErrorsNameShapes) {

@@ -61,6 +61,10 @@ template <class T> Var<T> log_softmax(const Var<T>& a, int axis = -1);
 // ---- products -----------------------------------------------------------------------------
 // [m,k]@[k,n]; [...,m,k]@[k,n] (batch folded into one GEMM); [...,m,k]@[...,k,n] batched.
 template <class T> Var<T> matmul(const Var<T>& a, const Var<T>& b);
+// x @ W + b for x [..., k], W [k, n], b [n] (or no b): the dense layer as one node, so the
+// bias costs no broadcast pass and backward is two GEMMs and a column sum.
+template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
+template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w);
 // [..., n] · [..., n] summed over everything: a scalar.
 template <class T> Var<T> dot(const Var<T>& a, const Var<T>& b);
 
