@@ -1,0 +1,170 @@
+// L-BFGS, following the structure of PyTorch's torch.optim.LBFGS (two-loop recursion,
+// H0 = sᵀy / yᵀy, curvature pairs kept only when yᵀs > 1e-10, first step scaled by
+// min(1, 1/‖g‖₁)), so that trajectories can be golden-tested against it.
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+#include <stdexcept>
+
+#include "trusty/optim/optimizer.hpp"
+
+namespace trusty::optim {
+
+namespace {
+template <class T>
+T dotp(const std::vector<T>& a, std::span<const T> b) {
+  T s = 0;
+  for (size_t i = 0; i < a.size(); ++i) s += a[i] * b[i];
+  return s;
+}
+template <class T>
+T dotv(const std::vector<T>& a, const std::vector<T>& b) {
+  return dotp<T>(a, std::span<const T>(b));
+}
+template <class T>
+T abs_max(std::span<const T> v) {
+  T m = 0;
+  for (T x : v) m = std::max(m, std::abs(x));
+  return m;
+}
+}  // namespace
+
+template <class T>
+Lbfgs<T>::Lbfgs(LbfgsOptions o) : o_(o) {
+  if (o_.max_eval < 0) o_.max_eval = o_.max_iter * 5 / 4;
+  if (o_.history_size < 1) throw std::invalid_argument("Lbfgs: history_size must be >= 1");
+  if (o_.strong_wolfe) throw std::invalid_argument("Lbfgs: the strong-Wolfe line search is not implemented yet; use a fixed step");
+}
+
+template <class T>
+T Lbfgs<T>::step(const Objective& f, std::span<T> theta) {
+  const size_t n = theta.size();
+  std::vector<T> grad(n);
+  T loss = f(theta, grad);
+  const T orig_loss = loss;
+  int current_evals = 1;
+  ++func_evals_;
+  if (abs_max<T>(grad) <= o_.tolerance_grad) return orig_loss;
+  const T lr = static_cast<T>(o_.lr);
+  int n_iter = 0;
+  while (n_iter < o_.max_iter) {
+    ++n_iter;
+    ++n_iter_;
+    if (n_iter_ == 1) {
+      d_.assign(n, T(0));
+      for (size_t i = 0; i < n; ++i) d_[i] = -grad[i];
+      dirs_.clear();
+      stps_.clear();
+      ro_.clear();
+      h_diag_ = 1;
+    } else {
+      std::vector<T> y(n), s(n);
+      for (size_t i = 0; i < n; ++i) {
+        y[i] = grad[i] - prev_grad_[i];
+        s[i] = d_[i] * t_;
+      }
+      const T ys = dotv(y, s);
+      if (ys > T(1e-10)) {
+        if (static_cast<int>(dirs_.size()) == o_.history_size) {
+          dirs_.erase(dirs_.begin());
+          stps_.erase(stps_.begin());
+          ro_.erase(ro_.begin());
+        }
+        dirs_.push_back(y);
+        stps_.push_back(s);
+        ro_.push_back(T(1) / ys);
+        h_diag_ = ys / dotv(y, y);
+      }
+      const size_t m = dirs_.size();
+      std::vector<T> al(m);
+      std::vector<T> q(n);
+      for (size_t i = 0; i < n; ++i) q[i] = -grad[i];
+      for (size_t i = m; i-- > 0;) {
+        al[i] = dotv(stps_[i], q) * ro_[i];
+        for (size_t j = 0; j < n; ++j) q[j] -= al[i] * dirs_[i][j];
+      }
+      for (size_t j = 0; j < n; ++j) d_[j] = q[j] * h_diag_;
+      for (size_t i = 0; i < m; ++i) {
+        const T be = dotv(dirs_[i], d_) * ro_[i];
+        for (size_t j = 0; j < n; ++j) d_[j] += (al[i] - be) * stps_[i][j];
+      }
+    }
+    prev_grad_.assign(grad.begin(), grad.end());
+    prev_loss_ = loss;
+    if (n_iter_ == 1) {
+      T l1 = 0;
+      for (T g : grad) l1 += std::abs(g);
+      t_ = std::min(T(1), T(1) / l1) * lr;
+    } else {
+      t_ = lr;
+    }
+    const T gtd = dotp<T>(d_, grad);
+    if (gtd > -o_.tolerance_change) break;
+    for (size_t i = 0; i < n; ++i) theta[i] += t_ * d_[i];
+    int ls_evals = 0;
+    if (n_iter != o_.max_iter) {
+      loss = f(theta, grad);
+      ls_evals = 1;
+    }
+    current_evals += ls_evals;
+    func_evals_ += ls_evals;
+    if (n_iter == o_.max_iter || current_evals >= o_.max_eval) break;
+    if (abs_max<T>(grad) <= o_.tolerance_grad) break;
+    T dmax = 0;
+    for (T v : d_) dmax = std::max(dmax, std::abs(v * t_));
+    if (dmax <= o_.tolerance_change) break;
+    if (std::abs(loss - prev_loss_) < o_.tolerance_change) break;
+  }
+  return orig_loss;
+}
+
+template <class T>
+StateDict Lbfgs<T>::state() const {
+  StateDict s;
+  s["n_iter"] = {static_cast<double>(n_iter_)};
+  s["func_evals"] = {static_cast<double>(func_evals_)};
+  s["t"] = {static_cast<double>(t_)};
+  s["H_diag"] = {static_cast<double>(h_diag_)};
+  s["prev_loss"] = {static_cast<double>(prev_loss_)};
+  s["d"] = {d_.begin(), d_.end()};
+  s["prev_flat_grad"] = {prev_grad_.begin(), prev_grad_.end()};
+  s["ro"] = {ro_.begin(), ro_.end()};
+  for (size_t i = 0; i < dirs_.size(); ++i) {
+    s["old_dirs." + std::to_string(i)] = {dirs_[i].begin(), dirs_[i].end()};
+    s["old_stps." + std::to_string(i)] = {stps_[i].begin(), stps_[i].end()};
+  }
+  return s;
+}
+
+template <class T>
+void Lbfgs<T>::load_state(const StateDict& s) {
+  auto scalar = [&](const char* k) {
+    auto it = s.find(k);
+    if (it == s.end() || it->second.size() != 1) throw std::invalid_argument(std::string("L-BFGS state: missing '") + k + "'");
+    return it->second[0];
+  };
+  auto vec = [&](const std::string& k) {
+    auto it = s.find(k);
+    if (it == s.end()) throw std::invalid_argument("L-BFGS state: missing '" + k + "'");
+    return std::vector<T>(it->second.begin(), it->second.end());
+  };
+  n_iter_ = static_cast<int64_t>(scalar("n_iter"));
+  func_evals_ = static_cast<int64_t>(scalar("func_evals"));
+  t_ = static_cast<T>(scalar("t"));
+  h_diag_ = static_cast<T>(scalar("H_diag"));
+  prev_loss_ = static_cast<T>(scalar("prev_loss"));
+  d_ = vec("d");
+  prev_grad_ = vec("prev_flat_grad");
+  ro_ = vec("ro");
+  dirs_.clear();
+  stps_.clear();
+  for (size_t i = 0; i < ro_.size(); ++i) {
+    dirs_.push_back(vec("old_dirs." + std::to_string(i)));
+    stps_.push_back(vec("old_stps." + std::to_string(i)));
+  }
+}
+
+template class Lbfgs<float>;
+template class Lbfgs<double>;
+
+}  // namespace trusty::optim
