@@ -4,7 +4,7 @@
 set -euo pipefail
 PKGS=(
   build-essential cmake ninja-build pkg-config
-  libopenblas-dev libeigen3-dev librandom123-dev libfftw3-dev
+  zlib1g-dev libopenblas-dev libeigen3-dev librandom123-dev libfftw3-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev python3-dev python3-numpy python3-matplotlib python3-pytest python3-pip
