@@ -208,8 +208,8 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
     case Un::tanh: kernels::vmath(VFun::tanh, n, x, y); break;
     case Un::sigmoid: kernels::vsigmoid(n, x, y); break;
     case Un::softplus: kernels::vsoftplus(n, x, y); break;
-    case Un::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : T(0); break;
-    case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : p0 * x[i]; break;
+    case Un::relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? T(0) : x[i]; break;  // NaN propagates
+    case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) y[i] = x[i] < 0 ? p0 * x[i] : x[i]; break;
     case Un::elu:
       kernels::vmath(VFun::expm1, n, x, y);
       for (int64_t i = 0; i < n; ++i) y[i] = x[i] > 0 ? x[i] : p0 * y[i];

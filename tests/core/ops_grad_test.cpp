@@ -66,6 +66,16 @@ TEST(OpsGrad, Unary) {
   expect_grad([](Vs v) { return clamp(v[0], -1.0, 1.0); }, {clampable});
 }
 
+TEST(OpsGrad, NanPropagatesThroughActivations) {
+  GradScope<double> s;
+  auto x = constant(Tensor<double>(Shape{1}, {std::nan("")}));
+  for (auto f : {+[](const V& v) { return relu(v); }, +[](const V& v) { return leaky_relu(v, 0.1); },
+                 +[](const V& v) { return elu(v, 1.0); }, +[](const V& v) { return tanh(v); },
+                 +[](const V& v) { return sigmoid(v); }, +[](const V& v) { return softplus(v); },
+                 +[](const V& v) { return clamp(v, -1.0, 1.0); }})
+    EXPECT_TRUE(std::isnan(f(x).item()));
+}
+
 TEST(OpsGrad, Where) {
   auto a = R({4, 3}, 7), b = R({4, 3}, 8);
   Tensor<double> cond(Shape{4, 3});
