@@ -2,16 +2,31 @@
 #include <exception>
 
 #include "commands.hpp"
+#include "trusty/io/config.hpp"
+#include "trusty/optim/trainer.hpp"
 
 int main(int argc, char** argv) {
   CLI::App app{"trusty: neural networks physicists can trust"};
   app.require_subcommand(1);
   trusty::apps::register_demo(app);
+  trusty::apps::register_train(app);
+  trusty::apps::register_predict(app);
+  trusty::apps::register_search(app);
+  trusty::apps::register_data(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     int rc = app.exit(e);
     return rc == 0 ? 0 : trusty::apps::kExitBadInput;
+  } catch (const trusty::io::ConfigError& e) {
+    std::fprintf(stderr, "trusty: error: %s\n", e.what());
+    return trusty::apps::kExitBadInput;
+  } catch (const trusty::optim::TrainingDiverged& e) {
+    std::fprintf(stderr, "trusty: training stopped: %s\n", e.what());
+    return 1;
+  } catch (const std::invalid_argument& e) {
+    std::fprintf(stderr, "trusty: error: %s\n", e.what());
+    return trusty::apps::kExitBadInput;
   } catch (const std::exception& e) {
     std::fprintf(stderr, "trusty: error: %s\n", e.what());
     return 1;

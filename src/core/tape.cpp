@@ -135,6 +135,18 @@ Var<T> constant(const Tensor<T>& t) {
 }
 
 template <class T>
+Var<T> constant_ref(const Tensor<T>& t) {
+  if (!t.is_contiguous()) return constant(t);
+  auto& tape = Tape<T>::current();
+  auto* node = new (tape.template alloc_array<Node<T>>(1)) Node<T>();
+  node->shape = t.shape();
+  node->n = t.numel();
+  node->name = "constant";
+  node->val = const_cast<T*>(t.data());
+  return Var<T>(node);
+}
+
+template <class T>
 Var<T> constant(T v) {
   return constant(Tensor<T>::scalar(v));
 }
@@ -202,6 +214,7 @@ T value_and_grad(const std::function<Var<T>(std::span<const Var<T>>)>& f, std::s
   template class Var<T>;                                                                                     \
   template Var<T> constant<T>(const Tensor<T>&);                                                             \
   template Var<T> constant<T>(T);                                                                            \
+  template Var<T> constant_ref<T>(const Tensor<T>&);                                                         \
   template Var<T> variable<T>(const Tensor<T>&);                                                             \
   template Var<T> parameter<T>(const Shape&, const T*, T*);                                                  \
   template T value_and_grad<T>(const std::function<Var<T>(Var<T>)>&, std::span<const T>, std::span<T>);      \

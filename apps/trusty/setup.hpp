@@ -1,0 +1,59 @@
+// Turning a TOML config into data, a network, an optimiser and a trainer configuration.
+// Shared by `trusty train`, `predict`, `search` and `demo`. See docs/train.md for the keys.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "trusty/io/config.hpp"
+#include "trusty/io/dataset.hpp"
+#include "trusty/nn/layers.hpp"
+#include "trusty/optim/trainer.hpp"
+
+namespace trusty::apps {
+
+struct DataSpec {
+  std::string name;            // mnist, fashion-mnist, xor, or, and, quadratic; or empty
+  std::string csv, x, y;       // users' files
+  std::string test_csv, test_x, test_y;
+  std::vector<int64_t> target_columns = {-1};
+  std::string task = "classification";
+  double validation_split = 0;
+  int64_t limit_train = 0;     // use only the first N training rows (quick runs)
+};
+
+struct ModelSpec {
+  std::vector<int64_t> hidden = {64};
+  std::string activation = "relu", output_activation = "identity", init = "auto";
+  double dropout = 0;
+  bool batch_norm = false;
+};
+
+struct RunSpec {
+  std::string config_path;
+  std::string dtype = "float32";
+  DataSpec data;
+  ModelSpec model;
+  optim::OptimizerConfig optimizer;
+  optim::TrainConfig train;
+  int threads = 1;
+};
+
+RunSpec parse_run(const io::Config& root, bool check_unused = true);
+void parse_model(const io::Config& t, ModelSpec& m);
+
+template <class T>
+struct Loaded {
+  io::Dataset<T> train, val, test;
+};
+template <class T>
+Loaded<T> load_data(const RunSpec& spec, bool verbose);
+
+template <class T>
+std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, int64_t out);
+
+// Output width for the data: classes, or target columns.
+template <class T>
+int64_t output_width(const io::Dataset<T>& d);
+
+}  // namespace trusty::apps

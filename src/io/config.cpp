@@ -1,0 +1,187 @@
+#include "trusty/io/config.hpp"
+
+#include <toml++/toml.h>
+
+#include <sstream>
+
+namespace trusty::io {
+
+namespace {
+std::string type_name(const toml::node& n) {
+  switch (n.type()) {
+    case toml::node_type::string: return "a string";
+    case toml::node_type::integer: return "an integer";
+    case toml::node_type::floating_point: return "a number";
+    case toml::node_type::boolean: return "a boolean";
+    case toml::node_type::array: return "an array";
+    case toml::node_type::table: return "a table";
+    default: return "a date or time";
+  }
+}
+}  // namespace
+
+Config::Config(const Config&) = default;
+Config::~Config() = default;
+
+Config Config::load(const std::string& path) {
+  Config c;
+  c.path_ = path;
+  try {
+    c.root_ = std::make_shared<toml::table>(toml::parse_file(path));
+  } catch (const toml::parse_error& e) {
+    std::ostringstream os;
+    os << path << ":" << e.source().begin.line << ":" << e.source().begin.column << ": " << e.description();
+    throw ConfigError(os.str());
+  }
+  c.table_ = c.root_.get();
+  c.used_ = std::make_shared<std::set<std::string>>();
+  return c;
+}
+
+std::string Config::where(const std::string& key) const {
+  return path_ + ": " + (prefix_.empty() ? "" : "[" + prefix_ + "] ") + key;
+}
+
+void Config::fail(const std::string& key, const std::string& message) const { throw ConfigError(where(key) + ": " + message); }
+
+Config Config::table(const std::string& name) const {
+  Config c = *this;
+  c.prefix_ = prefix_.empty() ? name : prefix_ + "." + name;
+  used_->insert(c.prefix_);
+  static const toml::table empty;
+  const toml::node* n = table_ ? table_->get(name) : nullptr;
+  if (n && !n->is_table()) fail(name, "expected a table, got " + type_name(*n));
+  c.table_ = n ? n->as_table() : &empty;
+  return c;
+}
+
+bool Config::has(const std::string& key) const { return table_ && table_->get(key) != nullptr; }
+
+namespace {
+template <class F>
+auto read(const Config& c, const toml::table* t, std::set<std::string>& used, const std::string& prefix,
+          const std::string& key, bool have_default, F&& f) -> decltype(f(std::declval<const toml::node&>())) {
+  used.insert(prefix.empty() ? key : prefix + "." + key);
+  const toml::node* n = t ? t->get(key) : nullptr;
+  if (!n) {
+    if (!have_default) c.fail(key, "required key is missing");
+    return {};
+  }
+  return f(*n);
+}
+}  // namespace
+
+std::string Config::get_string(const std::string& key, const std::optional<std::string>& def) const {
+  if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_string()) fail(key, "expected a string, got " + type_name(n));
+    return std::string(*n.value<std::string>());
+  });
+}
+
+double Config::get_double(const std::string& key, const std::optional<double>& def) const {
+  if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_number()) fail(key, "expected a number, got " + type_name(n));
+    return *n.value<double>();
+  });
+}
+
+int64_t Config::get_int(const std::string& key, const std::optional<int64_t>& def) const {
+  if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_integer()) fail(key, "expected an integer, got " + type_name(n));
+    return *n.value<int64_t>();
+  });
+}
+
+bool Config::get_bool(const std::string& key, const std::optional<bool>& def) const {
+  if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_boolean()) fail(key, "expected true or false, got " + type_name(n));
+    return *n.value<bool>();
+  });
+}
+
+std::vector<int64_t> Config::get_int_list(const std::string& key, const std::optional<std::vector<int64_t>>& def) const {
+  if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_array()) fail(key, "expected an array of integers, got " + type_name(n));
+    std::vector<int64_t> v;
+    for (const auto& e : *n.as_array()) {
+      if (!e.is_integer()) fail(key, "expected an array of integers, found " + type_name(e) + " in it");
+      v.push_back(*e.value<int64_t>());
+    }
+    return v;
+  });
+}
+
+std::vector<double> Config::get_double_list(const std::string& key) const {
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_array()) fail(key, "expected an array of numbers, got " + type_name(n));
+    std::vector<double> v;
+    for (const auto& e : *n.as_array()) {
+      if (!e.is_number()) fail(key, "expected an array of numbers, found " + type_name(e) + " in it");
+      v.push_back(*e.value<double>());
+    }
+    return v;
+  });
+}
+
+std::vector<std::string> Config::get_string_list(const std::string& key) const {
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_array()) fail(key, "expected an array of strings, got " + type_name(n));
+    std::vector<std::string> v;
+    for (const auto& e : *n.as_array()) {
+      if (!e.is_string()) fail(key, "expected an array of strings, found " + type_name(e) + " in it");
+      v.push_back(*e.value<std::string>());
+    }
+    return v;
+  });
+}
+
+std::vector<std::vector<int64_t>> Config::get_int_list_list(const std::string& key) const {
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (!n.is_array()) fail(key, "expected an array of integer arrays, got " + type_name(n));
+    std::vector<std::vector<int64_t>> v;
+    for (const auto& e : *n.as_array()) {
+      if (!e.is_array()) fail(key, "expected an array of integer arrays, found " + type_name(e) + " in it");
+      std::vector<int64_t> row;
+      for (const auto& x : *e.as_array()) {
+        if (!x.is_integer()) fail(key, "expected integers in the inner arrays, found " + type_name(x));
+        row.push_back(*x.value<int64_t>());
+      }
+      v.push_back(row);
+    }
+    return v;
+  });
+}
+
+std::string Config::get_choice(const std::string& key, const std::vector<std::string>& choices, const std::string& def) const {
+  std::string v = get_string(key, def);
+  for (const auto& c : choices)
+    if (c == v) return v;
+  std::string list;
+  for (const auto& c : choices) list += (list.empty() ? "" : ", ") + c;
+  fail(key, "expected one of " + list + ", got '" + v + "'");
+}
+
+void Config::check_unused() const {
+  std::vector<std::string> unknown;
+  auto walk = [&](auto&& self, const toml::table& t, const std::string& pre) -> void {
+    for (const auto& [k, n] : t) {
+      const std::string full = pre.empty() ? std::string(k.str()) : pre + "." + std::string(k.str());
+      if (!used_->count(full)) unknown.push_back(full);
+      else if (n.is_table()) self(self, *n.as_table(), full);
+    }
+  };
+  walk(walk, *root_, "");
+  if (!unknown.empty()) {
+    std::string list;
+    for (const auto& u : unknown) list += (list.empty() ? "" : ", ") + u;
+    throw ConfigError(path_ + ": unknown key" + (unknown.size() > 1 ? "s " : " ") + list +
+                      " (see docs/train.md for the keys each table takes)");
+  }
+}
+
+}  // namespace trusty::io
