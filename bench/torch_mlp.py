@@ -36,7 +36,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    z = np.load(cache_dir() / a.data / "data.npz")
+    z = np.load(cache_dir() / a.data / "data-v2.npz")
     xtr = torch.tensor(z["x_train"].reshape(len(z["x_train"]), -1))
     ytr = torch.tensor(z["y_train"])
     xte = torch.tensor(z["x_test"].reshape(len(z["x_test"]), -1))

@@ -16,7 +16,7 @@ void parse_model(const io::Config& t, ModelSpec& m) {
   const std::vector<std::string> acts = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"};
   m.activation = t.get_choice("activation", acts, m.activation);
   m.output_activation = t.get_choice("output_activation", acts, m.output_activation);
-  m.init = t.get_choice("init", {"auto", "zeros", "normal", "uniform", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform"}, m.init);
+  m.init = t.get_choice("init", {"auto", "zeros", "normal", "uniform", "xavier_uniform", "xavier_normal", "he_normal", "he_uniform", "torch_linear"}, m.init);
   m.dropout = t.get_double("dropout", m.dropout);
   if (!(m.dropout >= 0 && m.dropout < 1)) t.fail("dropout", "expected a probability in [0, 1), got " + std::to_string(m.dropout));
   m.batch_norm = t.get_bool("batch_norm", m.batch_norm);
@@ -26,8 +26,6 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   RunSpec s;
   s.config_path = root.path();
   s.dtype = root.get_choice("dtype", {"float32", "float64"}, "float32");
-  s.threads = static_cast<int>(root.get_int("threads", 1));
-  if (s.threads < 1) root.fail("threads", "expected a positive integer, got " + std::to_string(s.threads));
   const auto base = std::filesystem::path(root.path()).parent_path();
   auto rel = [&](const std::string& p) {
     if (p.empty() || std::filesystem::path(p).is_absolute()) return p;
@@ -75,6 +73,8 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   o.alpha = t.get_double("alpha", 0.99);
   o.amsgrad = t.get_bool("amsgrad", false);
   o.centered = t.get_bool("centered", false);
+  s.threads = static_cast<int>(t.get_int("threads", 1));
+  if (s.threads < 1) t.fail("threads", "expected a positive integer, got " + std::to_string(s.threads));
   auto& c = s.train;
   c.epochs = static_cast<int>(t.get_int("epochs", 10));
   if (c.epochs < 0) t.fail("epochs", "expected a non-negative integer, got " + std::to_string(c.epochs));

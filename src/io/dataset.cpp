@@ -9,6 +9,7 @@
 #include <stdexcept>
 
 #include "trusty/io/npy.hpp"
+#include "trusty/core/rng.hpp"
 
 namespace trusty::io {
 
@@ -93,12 +94,33 @@ void convert(const Builtin& b, const fs::path& pkg, const std::string& out, bool
     }
     if (b.bytes) for (auto& v : flat) v /= 255.0f;
     const int64_t n = static_cast<int64_t>(flat.size()) / 784;
-    const int64_t ntr = b.bytes ? n - 1000 : n * 8 / 10;
+    const int64_t ntr = b.bytes ? n - 1000 : n;  // fashion: last 1,000 of a class are test; mnist: below
     xtr.insert(xtr.end(), flat.begin(), flat.begin() + ntr * 784);
     xte.insert(xte.end(), flat.begin() + ntr * 784, flat.begin() + n * 784);
     ytr.insert(ytr.end(), static_cast<size_t>(ntr), c);
     yte.insert(yte.end(), static_cast<size_t>(n - ntr), c);
-    if (verbose) std::fprintf(stderr, "  class %d: %ld train, %ld test\n", c, static_cast<long>(ntr), static_cast<long>(n - ntr));
+    if (verbose) std::fprintf(stderr, "  class %d: %ld images\n", c, static_cast<long>(n));
+  }
+  if (!b.bytes) {
+    // MNIST: the classes together, permuted by Philox (seed 20241007, stream 3); the first
+    // 8,000 train, the other 2,000 test.
+    std::vector<float> xs = xtr;
+    xs.insert(xs.end(), xte.begin(), xte.end());
+    std::vector<int64_t> ys = ytr;
+    ys.insert(ys.end(), yte.begin(), yte.end());
+    std::vector<float> xo(xs.size());
+    std::vector<int64_t> yo(ys.size());
+    core::Rng rng(20241007, 3);
+    auto perm = rng.permutation(static_cast<int64_t>(ys.size()));
+    for (size_t i = 0; i < perm.size(); ++i) {
+      std::copy_n(xs.begin() + perm[i] * 784, 784, xo.begin() + static_cast<int64_t>(i) * 784);
+      yo[i] = ys[static_cast<size_t>(perm[i])];
+    }
+    const size_t ntr = std::min<size_t>(8000, ys.size());
+    xtr.assign(xo.begin(), xo.begin() + static_cast<int64_t>(ntr) * 784);
+    xte.assign(xo.begin() + static_cast<int64_t>(ntr) * 784, xo.end());
+    ytr.assign(yo.begin(), yo.begin() + static_cast<int64_t>(ntr));
+    yte.assign(yo.begin() + static_cast<int64_t>(ntr), yo.end());
   }
   Npz z;
   z["x_train"] = NpyArray::from<float>(xtr, {static_cast<int64_t>(ytr.size()), 28, 28});
@@ -112,7 +134,7 @@ void convert(const Builtin& b, const fs::path& pkg, const std::string& out, bool
 std::string fetch_builtin(const std::string& name, bool verbose) {
   const Builtin& b = find_builtin(name);
   const fs::path dir = fs::path(cache_dir()) / name;
-  const std::string out = (dir / "data.npz").string();
+  const std::string out = (dir / "data-v2.npz").string();  // v2: the seeded 8,000/2,000 MNIST split
   if (fs::exists(out)) return out;
   fs::create_directories(dir);
   const fs::path work = dir / "download";

@@ -16,7 +16,11 @@ Dense<T>::Dense(int64_t in, int64_t out, Options opt) : in_(in), out_(out) {
   if (in <= 0 || out <= 0)
     throw std::invalid_argument("Dense: widths must be positive, got " + std::to_string(in) + " -> " + std::to_string(out));
   w_ = this->add_parameter("weight", Shape{in, out}, opt.weight_init);
-  if (opt.bias) b_ = this->add_parameter("bias", Shape{out}, opt.bias_init);
+  if (opt.bias) {
+    InitSpec b = opt.bias_init;
+    b.fan_in = in;  // PyTorch's default bias init is U(±1/sqrt(fan_in)) of the layer
+    b_ = this->add_parameter("bias", Shape{out}, b);
+  }
 }
 
 template <class T>
@@ -185,6 +189,7 @@ std::unique_ptr<Sequential<T>> make_mlp(const std::vector<int64_t>& widths, cons
     const bool last = l + 2 == widths.size();
     typename Dense<T>::Options o;
     o.weight_init = {init, 1.0};
+    if (init == Init::torch_linear) o.bias_init = {Init::torch_linear, 1.0};
     net->template emplace<Dense<T>>(widths[l], widths[l + 1], o);
     if (!last) {
       if (opt.batch_norm) net->template emplace<BatchNorm<T>>(widths[l + 1]);

@@ -68,7 +68,7 @@ void Module<T>::finalize(uint64_t seed) {
   auto init_tree = [&](auto&& self, Module& m) -> void {
     for (auto& s : m.params_)
       initialise<T>(std::span<T>(st.params.data() + s.offset, static_cast<size_t>(s.shape.numel())), s.shape, s.init,
-                    init_rng);
+                    init_rng, s.init.fan_in);
     for (auto& s : m.buffers_)
       std::fill_n(st.buffers.data() + s.offset, s.shape.numel(), s.fill);
     for (auto& [n, c] : m.children_) self(self, *c);

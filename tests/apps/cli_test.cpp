@@ -1,0 +1,154 @@
+// The `trusty` command end to end: outputs of train/predict/search, and bad input giving
+// one message with the file, the key and what was expected, exit code 2.
+#include <gtest/gtest.h>
+
+#include <array>
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <nlohmann/json.hpp>
+
+#include "trusty/io/npy.hpp"
+
+namespace fs = std::filesystem;
+
+namespace {
+struct Run {
+  int code;
+  std::string out;
+};
+Run run(const std::string& args) {
+  const std::string cmd = std::string(TRUSTY_BINARY) + " " + args + " 2>&1";
+  std::FILE* p = popen(cmd.c_str(), "r");
+  std::string out;
+  std::array<char, 4096> buf{};
+  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
+  const int status = pclose(p);
+  return {WEXITSTATUS(status), out};
+}
+std::string dir(const std::string& name) {
+  auto d = fs::temp_directory_path() / ("trusty_cli_" + name);
+  fs::remove_all(d);
+  fs::create_directories(d);
+  return d.string();
+}
+std::string write(const std::string& d, const std::string& name, const std::string& text) {
+  const std::string p = d + "/" + name;
+  std::ofstream(p) << text;
+  return p;
+}
+const char* kGood = R"([data]
+name = "xor"
+[model]
+hidden = [8]
+activation = "tanh"
+[train]
+lr = 0.05
+epochs = 300
+batch_size = 4
+seed = 3
+)";
+}  // namespace
+
+TEST(Cli, TrainWritesResultsHistoryAndModel) {
+  const auto d = dir("train");
+  const auto cfg = write(d, "xor.toml", kGood);
+  auto r = run("train " + cfg + " --out " + d + "/run --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream f(d + "/run/results.json");
+  auto j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["test_accuracy"], 1.0);
+  EXPECT_EQ(j["epochs"], 300);
+  EXPECT_GT(j["train_samples_per_second"].get<double>(), 0);
+  EXPECT_TRUE(fs::exists(d + "/run/history.csv"));
+  auto z = trusty::io::read_npz(d + "/run/model.npz");
+  EXPECT_EQ(z.at("param/0.weight").shape, (std::vector<int64_t>{2, 8}));
+  // predict on the four XOR inputs
+  std::vector<float> x = {0, 0, 0, 1, 1, 0, 1, 1};
+  trusty::io::write_npy(d + "/x.npy", trusty::io::NpyArray::from<float>(x, {4, 2}));
+  auto p = run("predict " + d + "/run --input " + d + "/x.npy --output " + d + "/p.npy");
+  ASSERT_EQ(p.code, 0) << p.out;
+  EXPECT_EQ(trusty::io::read_npy(d + "/p.labels.npy").values<int64_t>(), (std::vector<int64_t>{0, 1, 1, 0}));
+  auto probs = trusty::io::read_npy(d + "/p.npy").values<float>();
+  EXPECT_NEAR(probs[0] + probs[1], 1.0, 1e-5);
+}
+
+TEST(Cli, ResumeContinuesFromTheCheckpoint) {
+  const auto d = dir("resume");
+  std::string three = kGood;
+  three.replace(three.find("epochs = 300"), 12, "epochs = 3  ");
+  std::string six = kGood;
+  six.replace(six.find("epochs = 300"), 12, "epochs = 6  ");
+  ASSERT_EQ(run("train " + write(d, "a.toml", six) + " --out " + d + "/straight --quiet").code, 0);
+  ASSERT_EQ(run("train " + write(d, "b.toml", three) + " --out " + d + "/resumed --quiet").code, 0);
+  ASSERT_EQ(run("train " + write(d, "c.toml", six) + " --out " + d + "/resumed --quiet --resume").code, 0);
+  auto a = trusty::io::read_npz(d + "/straight/model.npz"), b = trusty::io::read_npz(d + "/resumed/model.npz");
+  EXPECT_EQ(a.at("param/2.weight").values<float>(), b.at("param/2.weight").values<float>());
+}
+
+TEST(Cli, BadInputNamesFileKeyAndExpectation) {
+  const auto d = dir("bad");
+  struct Case {
+    std::string from, to, expect;
+  };
+  const std::vector<Case> cases = {
+      {"lr = 0.05", "lr = 0.05\nlearning_rate = 0.1", "unknown key train.learning_rate"},
+      {"epochs = 300", "epochs = \"many\"", "[train] epochs: expected an integer, got a string"},
+      {"activation = \"tanh\"", "activation = \"swish\"", "[model] activation: expected one of identity"},
+      {"name = \"xor\"", "x = \"missing.npy\"\ny = \"y.npy\"", "[data] x: data file"},
+      {"hidden = [8]", "hidden = [8, -1]", "[model] hidden: expected positive layer widths"},
+      {"seed = 3", "seed = 3\npatience = 2", "[train] patience: early stopping needs a validation set"},
+  };
+  for (const auto& c : cases) {
+    std::string text = kGood;
+    text.replace(text.find(c.from), c.from.size(), c.to);
+    const auto cfg = write(d, "bad.toml", text);
+    auto r = run("train " + cfg + " --out " + d + "/run --quiet");
+    EXPECT_EQ(r.code, 2) << c.to << "\n" << r.out;
+    EXPECT_NE(r.out.find(cfg), std::string::npos) << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << "wanted '" << c.expect << "' in: " << r.out;
+  }
+  // A syntax error names the line.
+  auto r = run("train " + write(d, "syntax.toml", "[data\nname = 1") + " --out " + d + "/run");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.out.find("syntax.toml:1"), std::string::npos) << r.out;
+  // A network that does not fit the data: the model's input is derived, so feed a wrong x.
+  std::vector<float> x(12, 0.5f);
+  std::vector<int64_t> y = {0, 1, 0};
+  trusty::io::write_npy(d + "/x.npy", trusty::io::NpyArray::from<float>(x, {3, 4}));
+  trusty::io::write_npy(d + "/y.npy", trusty::io::NpyArray::from<int64_t>(y, {3}));
+  std::vector<float> xt(6, 0.5f);
+  trusty::io::write_npy(d + "/xt.npy", trusty::io::NpyArray::from<float>(xt, {3, 2}));
+  auto shape = run("train " + write(d, "shape.toml", "[data]\nx = \"x.npy\"\ny = \"y.npy\"\ntest_x = \"xt.npy\"\ntest_y = \"y.npy\"\n") +
+                   " --out " + d + "/run --quiet");
+  EXPECT_EQ(shape.code, 2) << shape.out;
+  EXPECT_NE(shape.out.find("the test set has 2 features but the training set 4"), std::string::npos) << shape.out;
+  // Missing config file.
+  EXPECT_EQ(run("train " + d + "/nope.toml --out " + d + "/run").code, 2);
+}
+
+TEST(Cli, SearchWritesATable) {
+  const auto d = dir("search");
+  const auto cfg = write(d, "s.toml", R"(dtype = "float64"
+[data]
+name = "quadratic"
+task = "regression"
+[train]
+epochs = 50
+batch_size = 100
+[search]
+folds = 3
+lr = [0.003, 0.03]
+hidden = [[8], [16, 16]]
+)");
+  auto r = run("search " + cfg + " --out " + d + "/run");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream f(d + "/run/results.json");
+  auto j = nlohmann::json::parse(f);
+  EXPECT_EQ(j["candidates"].size(), 4u);
+  EXPECT_TRUE(j.contains("test_r2"));
+  std::ifstream csv(d + "/run/search.csv");
+  std::string header;
+  std::getline(csv, header);
+  EXPECT_EQ(header, "trial,lr,hidden,score,score_sd,val_loss");
+}
