@@ -234,7 +234,36 @@ struct WhereNode final : Node<T> {
   }
 };
 
+template <class T>
+struct DropoutNode final : Node<T> {
+  const T* mask;  // 0 or 1/(1-p)
+  void backward() override {
+    T* ga = this->in[0]->grad;
+    if (!ga) return;
+    for (int64_t i = 0; i < this->n; ++i) ga[i] += this->grad[i] * mask[i];
+  }
+};
+
 }  // namespace
+
+template <class T>
+Var<T> dropout(const Var<T>& a, double p, Rng& rng) {
+  if (!(p >= 0 && p < 1)) throw std::invalid_argument("dropout: p must be in [0, 1), got " + std::to_string(p));
+  auto& tape = Tape<T>::current();
+  auto* node = tape.template make<DropoutNode<T>>(a.shape(), a.requires_grad(), "dropout");
+  node->in = {a.node(), nullptr, nullptr};
+  T* mask = tape.alloc(node->n);
+  node->mask = mask;
+  const T keep = T(1) / static_cast<T>(1 - p);
+  // Keep when a 32-bit uniform integer is >= p * 2^32.
+  const auto threshold = static_cast<uint64_t>(p * 4294967296.0);
+  const T* x = a.data();
+  for (int64_t i = 0; i < node->n; ++i) {
+    mask[i] = rng.next_u32() >= threshold ? keep : T(0);
+    node->val[i] = x[i] * mask[i];
+  }
+  return tape.record(node);
+}
 
 template <class T> Var<T> add(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::add); }
 template <class T> Var<T> sub(const Var<T>& a, const Var<T>& b) { return binary(a, b, Bin::sub); }
@@ -307,7 +336,8 @@ Var<T> where(const Tensor<T>& cond, const Var<T>& a, const Var<T>& b) {
   template Var<T> erf<T>(const Var<T>&);                                                                   \
   template Var<T> erfc<T>(const Var<T>&);                                                                  \
   template Var<T> clamp<T>(const Var<T>&, T, T);                                                           \
-  template Var<T> where<T>(const Tensor<T>&, const Var<T>&, const Var<T>&);
+  template Var<T> where<T>(const Tensor<T>&, const Var<T>&, const Var<T>&);                                \
+  template Var<T> dropout<T>(const Var<T>&, double, Rng&);
 TRUSTY_INST(float)
 TRUSTY_INST(double)
 #undef TRUSTY_INST

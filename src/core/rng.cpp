@@ -25,6 +25,14 @@ uint64_t Rng::next_u64() {
   return (static_cast<uint64_t>(buf_[avail_ + 1]) << 32) | buf_[avail_];
 }
 
+uint32_t Rng::next_u32() {
+  if (avail_ < 1) {
+    refill(counter_++);
+    avail_ = 4;
+  }
+  return buf_[--avail_];
+}
+
 double Rng::uniform() { return static_cast<double>(next_u64() >> 11) * 0x1.0p-53; }
 
 double Rng::normal() {

@@ -139,11 +139,7 @@ Dropout<T>::Dropout(double p) : p_(static_cast<T>(p)) {
 template <class T>
 Var<T> Dropout<T>::forward(const Var<T>& x) {
   if (!this->training() || p_ == T(0)) return x;
-  Tensor<T> mask(x.shape());
-  auto& rng = this->rng();
-  const T keep = T(1) / (T(1) - p_);
-  for (auto& v : mask.span()) v = rng.uniform() >= static_cast<double>(p_) ? keep : T(0);
-  return x * constant(mask);
+  return dropout(x, static_cast<double>(p_), this->rng());
 }
 
 template <class T>

@@ -7,6 +7,7 @@
 #include <sstream>
 #include <unistd.h>
 
+#include "trusty/core/fpenv.hpp"
 #include "trusty/core/ops.hpp"
 #include "trusty/io/npy.hpp"
 #include "trusty/nn/losses.hpp"
@@ -18,6 +19,20 @@ using core::Var;
 
 namespace {
 // Copies rows idx[b0:b1] of src into a new [b1-b0, ...] tensor.
+// Copies rows idx[b0:b1] of src into `out`, reusing its storage when the shape matches.
+template <class T>
+void gather_rows_into(Tensor<T>& out, const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
+  auto dims = src.shape().to_vector();
+  const int64_t row = src.numel() / dims[0];
+  dims[0] = b1 - b0;
+  const core::Shape s{std::span<const int64_t>(dims)};
+  if (out.shape() != s || !out.is_contiguous()) out = Tensor<T>(s);
+  const T* in = src.data();
+  T* o = out.data();
+  for (int64_t i = b0; i < b1; ++i)
+    std::memcpy(o + (i - b0) * row, in + idx[static_cast<size_t>(i)] * row, static_cast<size_t>(row) * sizeof(T));
+}
+
 template <class T>
 Tensor<T> gather_rows(const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
   auto dims = src.shape().to_vector();
@@ -102,13 +117,12 @@ double Trainer<T>::run_epoch(const io::Dataset<T>& train, EpochRecord& rec) {
   auto grad = net_.gradients();
   for (int64_t b0 = 0; b0 < n; b0 += bs) {
     const int64_t b1 = std::min(n, b0 + bs);
-    Tensor<T> xb = gather_rows(train.x, idx, b0, b1);
-    Tensor<T> yb;
-    if (!train.classification()) yb = gather_rows(train.y, idx, b0, b1);
+    gather_rows_into(xb_, train.x, idx, b0, b1);
+    if (!train.classification()) gather_rows_into(yb_, train.y, idx, b0, b1);
     core::GradScope<T> scope;
     net_.zero_grad();
-    Var<T> out = net_.forward(core::constant_ref(xb));
-    Var<T> loss = loss_of(out, train, idx, b0, b1, &yb);
+    Var<T> out = net_.forward(core::constant_ref(xb_));
+    Var<T> loss = loss_of(out, train, idx, b0, b1, &yb_);
     const double data_loss = loss.item();
     if (!std::isfinite(data_loss)) {
       bar.done();
@@ -155,6 +169,7 @@ double Trainer<T>::run_epoch(const io::Dataset<T>& train, EpochRecord& rec) {
 template <class T>
 const std::vector<EpochRecord>& Trainer<T>::fit(const io::Dataset<T>& train, const io::Dataset<T>* val) {
   if (train.size() == 0) throw std::invalid_argument("Trainer::fit: the training set is empty");
+  core::FlushDenormals ftz(cfg_.flush_denormals);
   loss_ = cfg_.loss != "auto" ? cfg_.loss : (train.classification() ? "cross_entropy" : "mse");
   if (loss_ == "cross_entropy" && !train.classification())
     throw std::invalid_argument("Trainer: loss 'cross_entropy' needs class labels, but the data has regression targets");

@@ -6,6 +6,7 @@
 #include <type_traits>
 #include <vector>
 
+#include "trusty/core/rng.hpp"
 #include "trusty/core/tape.hpp"
 
 namespace trusty::core {
@@ -39,6 +40,10 @@ template <class T> Var<T> erfc(const Var<T>& a);
 template <class T> Var<T> clamp(const Var<T>& a, std::type_identity_t<T> lo, std::type_identity_t<T> hi);
 // cond is a constant mask of the output's shape (non-zero selects a); a, b have that shape.
 template <class T> Var<T> where(const Tensor<T>& cond, const Var<T>& a, const Var<T>& b);
+
+// Inverted dropout as one primitive: each element is kept with probability 1-p and scaled
+// by 1/(1-p); the mask (drawn from rng, 32 bits per element) is kept for backward.
+template <class T> Var<T> dropout(const Var<T>& a, double p, class Rng& rng);
 
 // ---- shape --------------------------------------------------------------------------------
 template <class T> Var<T> reshape(const Var<T>& a, const Shape& s);  // free: shares memory

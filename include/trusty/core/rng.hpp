@@ -13,6 +13,7 @@ class Rng {
   explicit Rng(uint64_t seed = 0, uint64_t stream = 0) : seed_(seed), stream_(stream) {}
 
   uint64_t next_u64();
+  uint32_t next_u32();              // a quarter of a Philox block
   double uniform();                 // [0, 1), 53 random bits
   double uniform(double lo, double hi) { return lo + (hi - lo) * uniform(); }
   double normal();                  // N(0, 1), Box–Muller

@@ -29,6 +29,7 @@ struct TrainConfig {
   uint64_t seed = 0;
   std::string checkpoint;      // path of the .npz checkpoint written after every epoch
   bool progress = true;        // progress bar on stderr
+  bool flush_denormals = true; // FTZ/DAZ while training (see core/fpenv.hpp)
 };
 
 struct EpochRecord {
@@ -89,6 +90,7 @@ class Trainer {
   std::vector<T> best_params_, best_buffers_;
   std::vector<EpochRecord> history_;
   double train_seconds_ = 0;
+  core::Tensor<T> xb_, yb_;  // batch buffers, reused across steps (no per-step allocation)
 };
 
 // Writes DIR/history.csv from a history (atomic).
