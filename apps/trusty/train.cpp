@@ -8,6 +8,7 @@
 #include "run_dir.hpp"
 #include "setup.hpp"
 #include "trusty/core/kernels/blas.hpp"
+#include "trusty/io/npy.hpp"
 
 namespace trusty::apps {
 
@@ -78,6 +79,13 @@ nlohmann::json train_run(const RunSpec& spec, const std::string& out, bool resum
     r["test_loss"] = ev.loss;
     if (ev.accuracy >= 0) r["test_accuracy"] = ev.accuracy;
     if (ev.r2 >= 0 || !data.test.classification()) r["test_r2"] = ev.r2;
+    // Test-set predictions for the report (confusion matrix, predicted against true).
+    auto pred = trainer.predict(data.test.x);
+    io::Npz z;
+    z["y_pred"] = io::NpyArray::from(pred);
+    if (data.test.classification()) z["y_true"] = io::NpyArray::from<int64_t>(data.test.labels, {data.test.size()});
+    else z["y_true"] = io::NpyArray::from(data.test.y);
+    io::write_npz(out + "/predictions.npz", z);
   }
   return r;
 }

@@ -54,6 +54,29 @@ TEST(LectureGates, MlpLearnsXorOrAnd) {
   }
 }
 
+// One tanh hidden layer on the even quadratic target: with zero biases the network starts
+// odd and Adam stalls (R² ~0.35); the default initialisation must not fall into that.
+TEST(LectureGates, QuadraticWithOneTanhLayerDoesNotStall) {
+  core::Rng rng(3);
+  io::Dataset<double> d;
+  d.x = Tensor<double>(Shape{200, 2});
+  d.y = Tensor<double>(Shape{200, 1});
+  for (int64_t i = 0; i < 200; ++i) {
+    const double a = rng.uniform(-1, 1), b = rng.uniform(-1, 1);
+    d.x.at({i, 0}) = a;
+    d.x.at({i, 1}) = b;
+    d.y.at({i, 0}) = a * a + 3 * a * b + b * b + 5;
+  }
+  for (uint64_t seed : {0, 1}) {
+    auto net = nn::make_mlp<double>({2, 32, 1}, {.activation = "tanh"});
+    net->finalize(seed);
+    optim::Adam<double> adam({.lr = 0.01});
+    optim::Trainer<double> tr(*net, adam, {.epochs = 300, .batch_size = 20, .seed = seed, .progress = false});
+    tr.fit(d);
+    EXPECT_GT(tr.evaluate(d).r2, 0.99) << "seed " << seed;
+  }
+}
+
 TEST(LectureGates, QuadraticRegressionHeldOutR2) {
   core::Rng rng(42);
   auto make = [&](int64_t n) {

@@ -98,8 +98,9 @@ class Sequential final : public Module<T> {
 };
 
 // A multilayer perceptron from widths [in, h1, ..., out]: Dense + (BatchNorm) + activation
-// + (Dropout) per hidden layer, then Dense + output activation. He initialisation for ReLU
-// family activations, Xavier otherwise, unless `init` says.
+// + (Dropout) per hidden layer, then Dense + output activation. init "auto": He normal
+// weights for ReLU-family activations, Xavier uniform otherwise, and U(±1/sqrt(fan_in))
+// biases (PyTorch's); any other init name applies to the weights with zero biases.
 struct MlpOptions {
   std::string activation = "relu";
   std::string output_activation = "identity";

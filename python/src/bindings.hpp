@@ -1,0 +1,10 @@
+#pragma once
+#include <pybind11/pybind11.h>
+
+#include <string>
+
+namespace trusty::python {
+namespace py = pybind11;
+template <class T>
+void bind_dtype(py::module_& m, const std::string& suffix);
+}  // namespace trusty::python

@@ -1,0 +1,38 @@
+"""trusty: neural networks physicists can trust.
+
+    import trusty
+    d = trusty.fetch("mnist")                       # numpy arrays, cached after the first call
+    net = trusty.MLP([784, 128, 64, 10], activation="relu", seed=0)
+    tr = trusty.Trainer(net, optimizer="adam", lr=1e-3, epochs=5, batch_size=64)
+    history = tr.fit(d["x_train"], d["y_train"], callback=lambda rec: print(rec["train_loss"]))
+    print(tr.evaluate(d["x_test"], d["y_test"])["accuracy"])
+
+Arrays go in as numpy (float32 for float32 networks, float64 for float64 ones; integer
+class labels); `net.parameters` and `net.gradients` are views of the network's one flat
+buffer (they keep the network alive). Reports: `python3 -m trusty.report RUN_DIR`.
+"""
+from . import _trusty
+from ._trusty import ConfigError, TrainingDiverged, __version__, cache_dir, fetch, set_threads
+
+__all__ = ["MLP", "Trainer", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
+
+
+def MLP(widths, activation="relu", output_activation="identity", init="auto", dropout=0.0, batch_norm=False,
+        dtype="float32", seed=0):
+    """A multilayer perceptron from widths [in, hidden..., out]; dtype "float32" or "float64"."""
+    if dtype in ("float32", "f4"):
+        cls = _trusty.MLP32
+    elif dtype in ("float64", "f8"):
+        cls = _trusty.MLP64
+    else:
+        raise TypeError(f"dtype: expected 'float32' or 'float64', got {dtype!r}")
+    return cls(list(widths), activation, output_activation, init, dropout, batch_norm, seed)
+
+
+def Trainer(net, **options):
+    """The training loop for `net`; options as in `trusty train` configs ([train] table)."""
+    if isinstance(net, _trusty.MLP32):
+        return _trusty.Trainer32(net, **options)
+    if isinstance(net, _trusty.MLP64):
+        return _trusty.Trainer64(net, **options)
+    raise TypeError(f"net: expected a trusty.MLP, got {type(net).__name__}")
