@@ -1,7 +1,15 @@
 #!/usr/bin/env bash
-# The README's first command: install what is missing, build, run the flagship demo.
+# The README's first command: install what is missing, build, run the flagship demo, and
+# draw its report.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 tools/install_deps.sh
 tools/build.sh
-exec build/bin/trusty demo "$@"
+OUT="${1:-runs/demo}"
+build/bin/trusty demo --out "$OUT"
+for run in "$OUT"/mnist "$OUT"/quadratic; do
+  PYTHONPATH="$PWD/build/python" /usr/bin/python3 -m trusty.report "$run" > /dev/null
+done
+echo
+echo "Look at: $OUT/mnist/report/index.html and $OUT/quadratic/report/index.html"
+echo "         (figures: loss, accuracy, per-layer gradient norms, confusion matrix, predictions)"

@@ -8,6 +8,7 @@ PKGS=(
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev
   libgtest-dev libgmock-dev libbenchmark-dev
   pybind11-dev python3-dev python3-numpy python3-matplotlib python3-pytest python3-pip
+  python3-setuptools python3-wheel
   libopenmpi-dev openmpi-bin
   nodejs npm
 )

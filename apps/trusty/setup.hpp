@@ -2,6 +2,7 @@
 // Shared by `trusty train`, `predict`, `search` and `demo`. See docs/train.md for the keys.
 #pragma once
 #include <memory>
+#include <nlohmann/json.hpp>
 #include <string>
 #include <vector>
 
@@ -51,6 +52,10 @@ Loaded<T> load_data(const RunSpec& spec, bool verbose);
 
 template <class T>
 std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, int64_t out);
+
+// Trains what `spec` describes into `out` (results.json, history.csv, model.npz,
+// predictions.npz, checkpoint.npz) and returns results.json's content.
+nlohmann::json train_spec(const RunSpec& spec, const std::string& out, bool resume, bool verbose);
 
 // Output width for the data: classes, or target columns.
 template <class T>

@@ -90,13 +90,19 @@ nlohmann::json train_run(const RunSpec& spec, const std::string& out, bool resum
   return r;
 }
 
+nlohmann::json train_spec(const RunSpec& spec, const std::string& out, bool resume, bool verbose) {
+  fs::create_directories(out);
+  auto r = spec.dtype == "float64" ? train_run<double>(spec, out, resume, verbose) : train_run<float>(spec, out, resume, verbose);
+  write_json(out + "/results.json", r);
+  return r;
+}
+
 int run_train(const std::string& config, const std::string& out, bool resume, bool quiet) {
   auto root = io::Config::load(config);
   RunSpec spec = parse_run(root);
   fs::create_directories(out);
   if (fs::absolute(config) != fs::absolute(out + "/config.toml")) fs::copy_file(config, out + "/config.toml", fs::copy_options::overwrite_existing);
-  auto r = spec.dtype == "float64" ? train_run<double>(spec, out, resume, !quiet) : train_run<float>(spec, out, resume, !quiet);
-  write_json(out + "/results.json", r);
+  auto r = train_spec(spec, out, resume, !quiet);
   std::printf("%s\n", r.dump(2).c_str());
   if (!quiet) std::fprintf(stderr, "trusty: wrote %s/{results.json,history.csv,model.npz}\n", out.c_str());
   return 0;

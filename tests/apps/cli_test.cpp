@@ -152,3 +152,17 @@ hidden = [[8], [16, 16]]
   std::getline(csv, header);
   EXPECT_EQ(header, "trial,lr,hidden,score,score_sd,val_loss");
 }
+
+TEST(Cli, DemoRunsEndToEnd) {
+  const auto d = dir("demo");
+  auto r = run("demo --quick --out " + d);
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::ifstream f(d + "/results.json");
+  auto j = nlohmann::json::parse(f);
+  for (const char* g : {"XOR", "OR", "AND"}) EXPECT_EQ(j["gates"][g]["mlp_accuracy"], 1.0);
+  for (double p : j["gates"]["XOR"]["least_squares_predictions"]) EXPECT_NEAR(p, 0.5, 1e-12);
+  EXPECT_LE(j["gates"]["XOR"]["logistic_regression_accuracy"].get<double>(), 0.75);
+  EXPECT_GT(j["mnist"]["test_accuracy"].get<double>(), 0.9);
+  EXPECT_GT(j["quadratic"]["test_r2"].get<double>(), 0.99);
+  EXPECT_TRUE(fs::exists(d + "/mnist/predictions.npz"));
+}
