@@ -1,0 +1,40 @@
+// N-d convolution (1, 2 or 3 spatial dimensions) and pooling on [batch, channels, *spatial]
+// tensors, as PyTorch lays them out. conv is a cross-correlation (no kernel flip).
+//
+// Padding: valid (none), same (zeros; output size ceil(n / stride)), periodic (indices wrap
+// around: simulation boxes are periodic; output size as same). Forward and backward run
+// through im2col + GEMM; conv_naive is the direct loop they are tested against.
+#pragma once
+#include <array>
+#include <string>
+
+#include "trusty/core/tape.hpp"
+
+namespace trusty::core {
+
+enum class Padding { valid, same, periodic };
+Padding parse_padding(const std::string& s);  // throws listing the choices
+
+struct ConvSpec {
+  int dims = 2;                               // spatial dimensions: 1, 2 or 3
+  std::array<int64_t, 3> stride{1, 1, 1};
+  std::array<int64_t, 3> dilation{1, 1, 1};
+  Padding padding = Padding::valid;
+};
+
+// x [B, Cin, *n], w [Cout, Cin, *k], b [Cout] (or none) -> [B, Cout, *out].
+template <class T> Var<T> conv(const Var<T>& x, const Var<T>& w, const Var<T>& b, const ConvSpec& spec);
+template <class T> Var<T> conv(const Var<T>& x, const Var<T>& w, const ConvSpec& spec);
+
+// The direct loop (reference): values only.
+template <class T> Tensor<T> conv_naive(const Tensor<T>& x, const Tensor<T>& w, const ConvSpec& spec);
+
+// Output spatial size along one axis.
+int64_t conv_out_size(int64_t n, int64_t k, int64_t stride, int64_t dilation, Padding p);
+
+// Max and average pooling over windows of `window` with stride `stride` (0: = window),
+// valid windows only (floor), over the last `dims` axes.
+template <class T> Var<T> max_pool(const Var<T>& x, int dims, int64_t window, int64_t stride = 0);
+template <class T> Var<T> avg_pool(const Var<T>& x, int dims, int64_t window, int64_t stride = 0);
+
+}  // namespace trusty::core

@@ -1,0 +1,117 @@
+// Convolution and pooling: the im2col/GEMM path against the direct loop, and gradient
+// checks for every padding mode in 1, 2 and 3 dimensions.
+#include <gtest/gtest.h>
+
+#include "test_util.hpp"
+#include "trusty/core.hpp"
+#include "trusty/core/conv.hpp"
+
+using namespace trusty::core;
+using trusty::test::random_tensor;
+using V = Var<double>;
+using Vs = std::span<const V>;
+
+namespace {
+struct Case {
+  int dims;
+  std::vector<int64_t> n;  // spatial input
+  int64_t k, stride, dilation;
+};
+const std::vector<Case> kCases = {
+    {1, {9}, 3, 1, 1},       {1, {10}, 4, 2, 1},    {1, {11}, 3, 1, 2},  {2, {6, 7}, 3, 1, 1},
+    {2, {7, 6}, 2, 2, 1},    {2, {8, 8}, 3, 2, 2},  {3, {5, 4, 6}, 3, 1, 1}, {3, {6, 6, 5}, 2, 2, 1},
+};
+ConvSpec spec(const Case& c, Padding p) {
+  ConvSpec s;
+  s.dims = c.dims;
+  s.stride = {c.stride, c.stride, c.stride};
+  s.dilation = {c.dilation, c.dilation, c.dilation};
+  s.padding = p;
+  return s;
+}
+Shape shape(int64_t a, int64_t b, const std::vector<int64_t>& rest) {
+  std::vector<int64_t> d = {a, b};
+  d.insert(d.end(), rest.begin(), rest.end());
+  return Shape(std::span<const int64_t>(d));
+}
+}  // namespace
+
+TEST(Conv, GemmAgreesWithDirectLoop) {
+  uint64_t seed = 1;
+  for (const auto& c : kCases)
+    for (Padding p : {Padding::valid, Padding::same, Padding::periodic}) {
+      auto x = random_tensor(shape(2, 3, c.n), seed++);
+      auto w = random_tensor(shape(4, 3, std::vector<int64_t>(static_cast<size_t>(c.dims), c.k)), seed++);
+      GradScope<double> s;
+      auto fast = conv(constant(x), constant(w), spec(c, p)).value();
+      auto ref = conv_naive(x, w, spec(c, p));
+      ASSERT_EQ(fast.shape(), ref.shape());
+      EXPECT_LT(max_abs_diff(fast, ref), 1e-12) << c.dims << "-d k" << c.k << " padding " << static_cast<int>(p);
+    }
+}
+
+TEST(Conv, OutputSizes) {
+  EXPECT_EQ(conv_out_size(28, 3, 1, 1, Padding::valid), 26);
+  EXPECT_EQ(conv_out_size(28, 3, 1, 1, Padding::same), 28);
+  EXPECT_EQ(conv_out_size(28, 3, 2, 1, Padding::same), 14);
+  EXPECT_EQ(conv_out_size(10, 3, 1, 2, Padding::valid), 6);
+  EXPECT_EQ(conv_out_size(64, 3, 1, 1, Padding::periodic), 64);
+}
+
+TEST(Conv, PeriodicWrapsAround) {
+  // A 1-d kernel (1, 0, 0) picks the left neighbour: with periodic padding x[-1] = x[n-1].
+  Tensor<double> x(Shape{1, 1, 4}, {1, 2, 3, 4});
+  Tensor<double> w(Shape{1, 1, 3}, {1, 0, 0});
+  GradScope<double> s;
+  ConvSpec sp{.dims = 1, .padding = Padding::periodic};
+  EXPECT_EQ(conv(constant(x), constant(w), sp).value().to_vector(), (std::vector<double>{4, 1, 2, 3}));
+  sp.padding = Padding::same;
+  EXPECT_EQ(conv(constant(x), constant(w), sp).value().to_vector(), (std::vector<double>{0, 1, 2, 3}));
+}
+
+TEST(Conv, GradientsEveryPaddingMode) {
+  uint64_t seed = 100;
+  for (const auto& c : kCases)
+    for (Padding p : {Padding::valid, Padding::same, Padding::periodic}) {
+      auto x = random_tensor(shape(2, 2, c.n), seed++);
+      auto w = random_tensor(shape(3, 2, std::vector<int64_t>(static_cast<size_t>(c.dims), c.k)), seed++);
+      auto b = random_tensor({3}, seed++);
+      const ConvSpec sp = spec(c, p);
+      auto r = check_gradient([&](Vs v) { return conv(v[0], v[1], v[2], sp); }, {x, w, b});
+      EXPECT_TRUE(r.ok) << c.dims << "-d k" << c.k << " s" << c.stride << " d" << c.dilation << " padding "
+                        << static_cast<int>(p) << ": " << r.str();
+    }
+}
+
+TEST(Conv, ShapeErrors) {
+  GradScope<double> s;
+  auto x = constant(random_tensor({1, 3, 5, 5}, 1));
+  EXPECT_THROW(conv(x, constant(random_tensor({2, 4, 3, 3}, 2)), ConvSpec{.dims = 2}), std::invalid_argument);
+  EXPECT_THROW(conv(x, constant(random_tensor({2, 3, 7, 7}, 2)), ConvSpec{.dims = 2}), std::invalid_argument);
+  EXPECT_THROW(conv(x, constant(random_tensor({2, 3, 3}, 2)), ConvSpec{.dims = 2}), std::invalid_argument);
+  EXPECT_THROW(parse_padding("reflect"), std::invalid_argument);
+}
+
+TEST(Pool, ValuesAndGradients) {
+  Tensor<double> x(Shape{1, 1, 4, 4}, {1, 2, 5, 6, 3, 4, 7, 8, 9, 10, 13, 14, 11, 12, 15, 16});
+  {
+    GradScope<double> s;
+    EXPECT_EQ(max_pool(constant(x), 2, 2).value().to_vector(), (std::vector<double>{4, 8, 12, 16}));
+    EXPECT_EQ(avg_pool(constant(x), 2, 2).value().to_vector(), (std::vector<double>{2.5, 6.5, 10.5, 14.5}));
+  }
+  // Distinct values keep max pooling's argmax away from ties under the finite differences.
+  auto y = random_tensor({2, 3, 6, 5}, 7);
+  for (int dims : {1, 2}) {
+    auto r1 = check_gradient([&](Vs v) { return max_pool(v[0], dims, 2); }, {y});
+    EXPECT_TRUE(r1.ok) << r1.str();
+    auto r2 = check_gradient([&](Vs v) { return avg_pool(v[0], dims, 3, 1); }, {y});
+    EXPECT_TRUE(r2.ok) << r2.str();
+  }
+  auto z = random_tensor({1, 2, 4, 5, 6}, 8);
+  auto r3 = check_gradient([&](Vs v) { return max_pool(v[0], 3, 2); }, {z});
+  EXPECT_TRUE(r3.ok) << r3.str();
+  auto r4 = check_gradient([&](Vs v) { return avg_pool(v[0], 3, 2); }, {z});
+  EXPECT_TRUE(r4.ok) << r4.str();
+  GradScope<double> s;
+  EXPECT_THROW(max_pool(constant(y), 2, 7), std::invalid_argument);
+}
