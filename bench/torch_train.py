@@ -44,6 +44,44 @@ def mlp(widths, batch, seconds):
     return rate(epoch, seconds) * n
 
 
+def cnn(seconds, channels_last=False):
+    """conv 32 -> pool -> conv 64 -> pool -> dense 128, dropout 0.3, AdamW (examples/mnist_cnn.toml)."""
+    n, batch = 2048, 64
+    g = torch.Generator().manual_seed(1)
+    x = torch.rand(n, 1, 28, 28, generator=g)
+    y = torch.randint(0, 10, (n,), generator=g)
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(1, 32, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Conv2d(32, 64, 3), torch.nn.ReLU(), torch.nn.MaxPool2d(2),
+        torch.nn.Flatten(), torch.nn.Dropout(0.3), torch.nn.Linear(1600, 128), torch.nn.ReLU(),
+        torch.nn.Dropout(0.3), torch.nn.Linear(128, 10))
+    opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
+    lossf = torch.nn.CrossEntropyLoss()
+
+    def epoch():
+        perm = torch.randperm(n)
+        for i in range(0, n, batch):
+            idx = perm[i:i + batch]
+            opt.zero_grad()
+            lossf(net(x[idx]), y[idx]).backward()
+            opt.step()
+
+    return rate(epoch, seconds) * n
+
+
+def conv3d(seconds):
+    """forward + backward of one 3x3x3 convolution on a 64^3 periodic field, 1 channel."""
+    x = torch.randn(1, 1, 64, 64, 64, requires_grad=True)
+    w = torch.randn(1, 1, 3, 3, 3, requires_grad=True)
+
+    def step():
+        xp = torch.nn.functional.pad(x, (1, 1, 1, 1, 1, 1), mode="circular")
+        y = torch.nn.functional.conv3d(xp, w)
+        y.sum().backward()
+
+    return rate(step, seconds)
+
+
 def xor_step(seconds):
     net = torch.nn.Sequential(torch.nn.Linear(2, 16), torch.nn.Tanh(), torch.nn.Linear(16, 1))
     opt = torch.optim.Adam(net.parameters(), lr=1e-2)
@@ -66,6 +104,10 @@ def main():
         r = mlp([784, 128, 64, 10], 64, seconds)
     elif case == "mlp_large":
         r = mlp([784, 512, 256, 10], 128, seconds)
+    elif case == "cnn":
+        r = cnn(seconds)
+    elif case == "conv3d":
+        r = conv3d(seconds)
     else:
         r = xor_step(seconds)
     print(json.dumps({"case": case, "threads": threads, "rate": r}))

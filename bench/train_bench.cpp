@@ -12,6 +12,8 @@
 #include "trusty/core.hpp"
 #include "trusty/core/fpenv.hpp"
 #include "trusty/core/kernels/blas.hpp"
+#include "trusty/core/conv.hpp"
+#include "trusty/nn/conv_layers.hpp"
 #include "trusty/nn/layers.hpp"
 #include "trusty/nn/losses.hpp"
 #include "trusty/optim/trainer.hpp"
@@ -63,6 +65,56 @@ double xor_step(double seconds) {
       seconds);
 }
 
+double cnn(double seconds) {
+  const int64_t n = 2048;
+  core::Rng rng(1);
+  io::Dataset<float> d;
+  d.x = core::Tensor<float>(core::Shape{n, 784});
+  for (auto& v : d.x.span()) v = static_cast<float>(rng.uniform());
+  for (int64_t i = 0; i < n; ++i) d.labels.push_back(static_cast<int64_t>(rng.below(10)));
+  d.classes = 10;
+  nn::Sequential<float> net;
+  net.emplace<nn::Reshape<float>>(std::vector<int64_t>{1, 28, 28});
+  net.emplace<nn::Conv<float>>(1, 32, 3, nn::ConvOptions{});
+  net.emplace<nn::Activation<float>>(nn::Act::relu);
+  net.emplace<nn::Pool<float>>(true, 2, 2);
+  net.emplace<nn::Conv<float>>(32, 64, 3, nn::ConvOptions{});
+  net.emplace<nn::Activation<float>>(nn::Act::relu);
+  net.emplace<nn::Pool<float>>(true, 2, 2);
+  net.emplace<nn::Flatten<float>>();
+  net.emplace<nn::Dropout<float>>(0.3);
+  net.emplace<nn::Dense<float>>(1600, 128);
+  net.emplace<nn::Activation<float>>(nn::Act::relu);
+  net.emplace<nn::Dropout<float>>(0.3);
+  net.emplace<nn::Dense<float>>(128, 10);
+  net.finalize(0);
+  optim::Adam<float> adamw({.lr = 1e-3, .weight_decay = 0.01, .decoupled = true});
+  int epochs = 0;
+  return bench::rate(
+             [&] {
+               optim::Trainer<float> t(net, adamw, {.epochs = 1, .batch_size = 64, .seed = static_cast<uint64_t>(++epochs), .progress = false});
+               t.fit(d);
+             },
+             seconds) *
+         static_cast<double>(n);
+}
+
+double conv3d(double seconds) {
+  core::Rng rng(2);
+  core::Tensor<float> x(core::Shape{1, 1, 64, 64, 64}), w(core::Shape{1, 1, 3, 3, 3});
+  for (auto& v : x.span()) v = static_cast<float>(rng.normal());
+  for (auto& v : w.span()) v = static_cast<float>(rng.normal());
+  core::ConvSpec spec{.dims = 3, .padding = core::Padding::periodic};
+  return bench::rate(
+      [&] {
+        core::GradScope<float> s;
+        auto xv = core::variable(x);
+        auto wv = core::variable(w);
+        s.backward(core::sum(core::conv(xv, wv, spec)));
+      },
+      seconds);
+}
+
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -77,6 +129,8 @@ int main(int argc, char** argv) {
   if (which == "mlp_small") r = mlp({784, 128, 64, 10}, 64, s);
   else if (which == "mlp_large") r = mlp({784, 512, 256, 10}, 128, s);
   else if (which == "xor_step") r = xor_step(s);
+  else if (which == "cnn") r = cnn(s);
+  else if (which == "conv3d") r = conv3d(s);
   else return 2;
   std::printf("{\"case\": \"%s\", \"threads\": %s, \"rate\": %.1f}\n", which.c_str(), argv[2], r);
   return 0;

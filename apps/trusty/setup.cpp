@@ -4,12 +4,57 @@
 #include <filesystem>
 
 #include "trusty/core/rng.hpp"
+#include "trusty/nn/conv_layers.hpp"
 
 namespace trusty::apps {
 
+namespace {
+void parse_layers(const io::Config& t, ModelSpec& m) {
+  m.input_shape = t.get_int_list("input_shape");
+  if (m.input_shape.size() < 2 || m.input_shape.size() > 4)
+    t.fail("input_shape", "expected [channels, n] to [channels, n0, n1, n2], got " + std::to_string(m.input_shape.size()) + " numbers");
+  const int dims = static_cast<int>(m.input_shape.size()) - 1;
+  const std::vector<std::string> acts = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus"};
+  for (const auto& l : t.table_array("layers")) {
+    LayerSpec s;
+    s.type = l.get_choice("type", {"conv", "multipole_conv", "max_pool", "avg_pool", "dropout", "flatten", "dense"}, "conv");
+    s.dims = dims;
+    if (s.type == "conv" || s.type == "multipole_conv") {
+      s.channels = l.get_int("channels");
+      s.kernel = l.get_int("kernel", 3);
+      s.stride = l.get_int("stride", 1);
+      s.dilation = l.get_int("dilation", 1);
+      s.padding = l.get_choice("padding", {"valid", "same", "periodic"}, "valid");
+      s.activation = l.get_choice("activation", acts, "relu");
+      s.batch_norm = false;
+      if (s.type == "multipole_conv") {
+        s.ell = static_cast<int>(l.get_int("ell", 0));
+        s.m = static_cast<int>(l.get_int("m", 0));
+      }
+      if (s.channels < 1) l.fail("channels", "expected a positive number of channels");
+    } else if (s.type == "max_pool" || s.type == "avg_pool") {
+      s.window = l.get_int("window", 2);
+      s.stride = l.get_int("stride", 0);
+    } else if (s.type == "dropout") {
+      s.p = l.get_double("p");
+      if (!(s.p >= 0 && s.p < 1)) l.fail("p", "expected a probability in [0, 1), got " + std::to_string(s.p));
+    } else if (s.type == "dense") {
+      s.units = l.get_int("units");
+      s.activation = l.get_choice("activation", acts, "relu");
+    }
+    m.layers.push_back(s);
+  }
+  if (m.layers.empty()) t.fail("layers", "a cnn needs a [[model.layers]] list");
+}
+}  // namespace
+
 void parse_model(const io::Config& t, ModelSpec& m) {
-  const std::string type = t.get_choice("type", {"mlp"}, "mlp");
-  (void)type;
+  m.type = t.get_choice("type", {"mlp", "cnn"}, "mlp");
+  if (m.type == "cnn") {
+    parse_layers(t, m);
+    m.output_activation = t.get_choice("output_activation", {"identity", "sigmoid", "tanh", "softmax"}, "identity");
+    return;
+  }
   m.hidden = t.get_int_list("hidden", m.hidden);
   for (auto h : m.hidden)
     if (h <= 0) t.fail("hidden", "expected positive layer widths, got " + std::to_string(h));
@@ -189,7 +234,67 @@ Loaded<T> load_data(const RunSpec& s, bool verbose) {
 }
 
 template <class T>
+std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int64_t out) {
+  int64_t per = 1;
+  for (auto d : m.input_shape) per *= d;
+  if (per != in)
+    throw io::ConfigError("[model] input_shape holds " + std::to_string(per) + " values per sample, but the data has " +
+                          std::to_string(in) + " features");
+  auto net = std::make_unique<nn::Sequential<T>>();
+  net->template emplace<nn::Reshape<T>>(m.input_shape);
+  // Track the sample shape to size dense layers after a flatten.
+  std::vector<int64_t> shape = m.input_shape;
+  bool flat = false;
+  for (const auto& l : m.layers) {
+    if (l.type == "conv" || l.type == "multipole_conv") {
+      if (flat) throw io::ConfigError("[model] layers: a " + l.type + " layer after flatten/dense");
+      nn::ConvOptions o{.dims = l.dims, .stride = l.stride, .dilation = l.dilation, .padding = core::parse_padding(l.padding)};
+      if (l.type == "conv") net->template emplace<nn::Conv<T>>(shape[0], l.channels, l.kernel, o);
+      else net->template emplace<nn::MultipoleConv<T>>(shape[0], l.channels, l.kernel, l.ell, l.m, o);
+      shape[0] = l.channels;
+      for (int d = 0; d < l.dims; ++d)
+        shape[static_cast<size_t>(d + 1)] = core::conv_out_size(shape[static_cast<size_t>(d + 1)], l.kernel, l.stride, l.dilation, o.padding);
+      if (l.activation != "identity") net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
+    } else if (l.type == "max_pool" || l.type == "avg_pool") {
+      net->template emplace<nn::Pool<T>>(l.type == "max_pool", l.dims, l.window, l.stride);
+      const int64_t st = l.stride > 0 ? l.stride : l.window;
+      for (int d = 0; d < l.dims; ++d) shape[static_cast<size_t>(d + 1)] = (shape[static_cast<size_t>(d + 1)] - l.window) / st + 1;
+    } else if (l.type == "dropout") {
+      net->template emplace<nn::Dropout<T>>(l.p);
+    } else if (l.type == "flatten") {
+      int64_t n = 1;
+      for (auto d : shape) n *= d;
+      shape = {n};
+      flat = true;
+      net->template emplace<nn::Flatten<T>>();
+    } else if (l.type == "dense") {
+      if (!flat) throw io::ConfigError("[model] layers: a dense layer needs a flatten layer before it");
+      typename nn::Dense<T>::Options o;
+      o.weight_init = {l.activation == "relu" ? nn::Init::he_normal : nn::Init::xavier_uniform, 1.0};
+      o.bias_init = {nn::Init::torch_linear, 1.0};
+      net->template emplace<nn::Dense<T>>(shape[0], l.units, o);
+      shape = {l.units};
+      if (l.activation != "identity") net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
+    }
+    for (auto d : shape)
+      if (d < 1) throw io::ConfigError("[model] layers: the " + l.type + " layer leaves an empty output (check kernel sizes and pooling)");
+  }
+  if (!flat) {
+    int64_t n = 1;
+    for (auto d : shape) n *= d;
+    shape = {n};
+    net->template emplace<nn::Flatten<T>>();
+  }
+  typename nn::Dense<T>::Options o;
+  o.bias_init = {nn::Init::torch_linear, 1.0};
+  net->template emplace<nn::Dense<T>>(shape[0], out, o);
+  if (m.output_activation != "identity") net->template emplace<nn::Activation<T>>(nn::parse_activation(m.output_activation));
+  return net;
+}
+
+template <class T>
 std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, int64_t out) {
+  if (m.type == "cnn") return build_cnn<T>(m, in, out);
   std::vector<int64_t> widths = {in};
   widths.insert(widths.end(), m.hidden.begin(), m.hidden.end());
   widths.push_back(out);

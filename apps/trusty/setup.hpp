@@ -23,7 +23,20 @@ struct DataSpec {
   int64_t limit_train = 0;     // use only the first N training rows (quick runs)
 };
 
+// One layer of a [[model.layers]] list (type "cnn").
+struct LayerSpec {
+  std::string type;             // conv, multipole_conv, max_pool, avg_pool, dropout, flatten, dense
+  int64_t channels = 0, kernel = 3, stride = 1, dilation = 1, window = 2, units = 0;
+  int dims = 2, ell = 0, m = 0;
+  std::string padding = "valid", activation = "identity";
+  double p = 0;
+  bool batch_norm = false;
+};
+
 struct ModelSpec {
+  std::string type = "mlp";         // mlp, or cnn (a [[model.layers]] list)
+  std::vector<int64_t> input_shape;  // cnn: [channels, *spatial] of one sample
+  std::vector<LayerSpec> layers;
   std::vector<int64_t> hidden = {64};
   std::string activation = "relu", output_activation = "identity", init = "auto";
   double dropout = 0;
@@ -50,6 +63,8 @@ struct Loaded {
 template <class T>
 Loaded<T> load_data(const RunSpec& spec, bool verbose);
 
+// The network for `in` input features and `out` outputs; a cnn's last layer (a dense layer
+// with `out` units) is added here.
 template <class T>
 std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, int64_t out);
 

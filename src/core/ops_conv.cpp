@@ -10,6 +10,11 @@
 
 namespace trusty::core {
 
+ConvPath& conv_path() {
+  thread_local ConvPath p = ConvPath::automatic;
+  return p;
+}
+
 Padding parse_padding(const std::string& s) {
   if (s == "valid") return Padding::valid;
   if (s == "same") return Padding::same;
@@ -33,6 +38,7 @@ struct Geometry {
   std::array<int64_t, 3> n{1, 1, 1}, k{1, 1, 1}, out{1, 1, 1};
   int64_t in_size = 1, k_size = 1, out_size = 1;    // products over spatial axes
   std::array<const int64_t*, 3> index{kZeroIndex, kZeroIndex, kZeroIndex};  // [k_d * out_d]
+  const uint8_t* contiguous = nullptr;  // per innermost tap: index = first + p, all in range
 };
 
 template <class Alloc>
@@ -69,6 +75,15 @@ Geometry geometry(const Shape& xs, const Shape& ws, const ConvSpec& s, Alloc&& a
         idx[t * o + p] = i;
       }
     g.index[D] = idx;
+    if (d == s.dims - 1) {
+      auto* c = reinterpret_cast<uint8_t*>(alloc(k));  // k int64 slots hold k flags
+      for (int64_t t = 0; t < k; ++t) {
+        bool ok = idx[t * o] >= 0;
+        for (int64_t p = 1; ok && p < o; ++p) ok = idx[t * o + p] == idx[t * o] + p;
+        c[t] = ok;
+      }
+      g.contiguous = c;
+    }
     g.in_size *= n;
     g.k_size *= k;
     g.out_size *= o;
@@ -95,45 +110,148 @@ void for_each_tap(const Geometry& g, F&& f) {
               const bool zero01 = i0 < 0 || i1 < 0;
               const int64_t base = c * g.in_size + (i0 * n1 + i1) * n2;
               const int64_t* i2 = I2 + t2 * o2;
-              f(row, col, o2, zero01, base, i2);
+              f(row, col, o2, zero01, base, i2, g.contiguous[t2] != 0);
             }
           }
         }
 }
 
+// cols is [Cin·K, ld]; this sample's L columns start at `cols`.
 template <class T>
-void im2col(const Geometry& g, const T* x, T* cols) {
-  const int64_t L = g.out_size;
-  for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2) {
-    T* dst = cols + row * L + col;
+void im2col(const Geometry& g, const T* x, T* cols, int64_t ld) {
+  for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2, bool contiguous) {
+    T* dst = cols + row * ld + col;
     if (zero) {
       std::fill(dst, dst + o2, T(0));
       return;
     }
     const T* src = x + base;
+    if (contiguous) {  // short rows: an inline loop beats a memcpy call
+      const T* from = src + i2[0];
+      for (int64_t p = 0; p < o2; ++p) dst[p] = from[p];
+      return;
+    }
     for (int64_t p = 0; p < o2; ++p) dst[p] = i2[p] < 0 ? T(0) : src[i2[p]];
   });
 }
 
 template <class T>
-void col2im(const Geometry& g, const T* cols, T* gx) {
-  const int64_t L = g.out_size;
-  for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2) {
+void col2im(const Geometry& g, const T* cols, T* gx, int64_t ld) {
+  for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2, bool contiguous) {
     if (zero) return;
-    const T* src = cols + row * L + col;
+    const T* src = cols + row * ld + col;
     T* dst = gx + base;
+    if (contiguous) {
+      T* d = dst + i2[0];
+      for (int64_t p = 0; p < o2; ++p) d[p] += src[p];
+      return;
+    }
     for (int64_t p = 0; p < o2; ++p)
       if (i2[p] >= 0) dst[i2[p]] += src[p];
   });
 }
 
+// [B, C, L] <-> [C, B·L]: the batch is folded into the columns of one GEMM per layer,
+// large enough for OpenBLAS to thread well (per-sample GEMMs are not).
+template <class T>
+void batch_to_columns(const T* src, T* dst, int64_t B, int64_t C, int64_t L) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + c * B * L + b * L, src + (b * C + c) * L, static_cast<size_t>(L) * sizeof(T));
+}
+template <class T>
+void columns_to_batch(const T* src, T* dst, int64_t B, int64_t C, int64_t L) {
+  for (int64_t b = 0; b < B; ++b)
+    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + (b * C + c) * L, src + c * B * L + b * L, static_cast<size_t>(L) * sizeof(T));
+}
+
+// Direct convolution for few channels (the neural physical engine's 1 -> 1 on a 64³ box):
+// no im2col buffer, one fused multiply-add pass per tap over contiguous rows.
+template <class T>
+void direct_forward(const Geometry& g, const T* x, const T* w, const T* b, T* y) {
+  const int64_t L = g.out_size, CK = g.cin * g.k_size;
+  for (int64_t s = 0; s < g.batch; ++s) {
+    const T* xs = x + s * g.cin * g.in_size;
+    for (int64_t co = 0; co < g.cout; ++co) {
+      T* ys = y + (s * g.cout + co) * L;
+      std::fill(ys, ys + L, b ? b[co] : T(0));
+      const T* wc = w + co * CK;
+      for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2, bool contiguous) {
+        if (zero) return;
+        const T wv = wc[row];
+        T* out = ys + col;
+        const T* in = xs + base;
+        if (contiguous) {
+          const T* from = in + i2[0];
+          for (int64_t p = 0; p < o2; ++p) out[p] += wv * from[p];
+        } else {
+          for (int64_t p = 0; p < o2; ++p)
+            if (i2[p] >= 0) out[p] += wv * in[i2[p]];
+        }
+      });
+    }
+  }
+}
+
+template <class T>
+void direct_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* gx, T* gw) {
+  const int64_t L = g.out_size, CK = g.cin * g.k_size;
+  for (int64_t s = 0; s < g.batch; ++s) {
+    const T* xs = x + s * g.cin * g.in_size;
+    T* gxs = gx ? gx + s * g.cin * g.in_size : nullptr;
+    for (int64_t co = 0; co < g.cout; ++co) {
+      const T* gys = gy + (s * g.cout + co) * L;
+      const T* wc = w + co * CK;
+      T* gwc = gw ? gw + co * CK : nullptr;
+      for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2, bool contiguous) {
+        if (zero) return;
+        const T* go = gys + col;
+        if (contiguous) {
+          const int64_t off = base + i2[0];
+          if (gwc) {
+            T acc = 0;
+            for (int64_t p = 0; p < o2; ++p) acc += go[p] * xs[off + p];
+            gwc[row] += acc;
+          }
+          if (gxs) {
+            const T wv = wc[row];
+            for (int64_t p = 0; p < o2; ++p) gxs[off + p] += wv * go[p];
+          }
+        } else {
+          for (int64_t p = 0; p < o2; ++p) {
+            if (i2[p] < 0) continue;
+            if (gwc) gwc[row] += go[p] * xs[base + i2[p]];
+            if (gxs) gxs[base + i2[p]] += wc[row] * go[p];
+          }
+        }
+      });
+    }
+  }
+}
+
+// Few channels: the direct loops; otherwise im2col + GEMM.
+bool use_direct(const Geometry& g) { return g.cin * g.cout <= 4 && conv_path() != ConvPath::gemm; }
+
 template <class T>
 struct ConvNode final : Node<T> {
   Geometry g;
-  T* cols;  // [batch][Cin·K, L], kept for dW
+  T* cols;  // [Cin·K, B·L], kept for dW (null on the direct path)
   void backward() override {
+    if (!cols) {
+      Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
+      const int64_t L = g.out_size;
+      if (b && b->grad)
+        for (int64_t s = 0; s < g.batch; ++s)
+          for (int64_t c = 0; c < g.cout; ++c) {
+            T acc = 0;
+            const T* row = this->grad + (s * g.cout + c) * L;
+            for (int64_t l = 0; l < L; ++l) acc += row[l];
+            b->grad[c] += acc;
+          }
+      direct_backward(g, x->val, w->val, this->grad, x->grad, w->grad);
+      return;
+    }
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
-    const int64_t CK = g.cin * g.k_size, L = g.out_size;
+    const int64_t CK = g.cin * g.k_size, L = g.out_size, BL = g.batch * L;
     const T* gy = this->grad;
     if (b && b->grad)
       for (int64_t s = 0; s < g.batch; ++s)
@@ -143,14 +261,14 @@ struct ConvNode final : Node<T> {
           for (int64_t l = 0; l < L; ++l) acc += row[l];
           b->grad[c] += acc;
         }
-    std::vector<T> dcols(x->grad ? static_cast<size_t>(CK * L) : 0);
-    for (int64_t s = 0; s < g.batch; ++s) {
-      const T* gys = gy + s * g.cout * L;
-      if (w->grad) kernels::gemm(false, true, g.cout, CK, L, T(1), gys, L, cols + s * CK * L, L, T(1), w->grad, CK);
-      if (x->grad) {
-        kernels::gemm(true, false, CK, L, g.cout, T(1), w->val, CK, gys, L, T(0), dcols.data(), L);
-        col2im(g, dcols.data(), x->grad + s * g.cin * g.in_size);
-      }
+    if (!w->grad && !x->grad) return;
+    std::vector<T> gyc(static_cast<size_t>(g.cout * BL));
+    batch_to_columns(gy, gyc.data(), g.batch, g.cout, L);
+    if (w->grad) kernels::gemm(false, true, g.cout, CK, BL, T(1), gyc.data(), BL, cols, BL, T(1), w->grad, CK);
+    if (x->grad) {
+      std::vector<T> dcols(static_cast<size_t>(CK * BL));
+      kernels::gemm(true, false, CK, BL, g.cout, T(1), w->val, CK, gyc.data(), BL, T(0), dcols.data(), BL);
+      for (int64_t s = 0; s < g.batch; ++s) col2im(g, dcols.data() + s * L, x->grad + s * g.cin * g.in_size, BL);
     }
   }
 };
@@ -168,16 +286,19 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   node->in = {x.node(), w.node(), b ? b->node() : nullptr};
   node->g = g;
   const Geometry& G = node->g;
-  const int64_t CK = G.cin * G.k_size, L = G.out_size;
-  node->cols = tape.alloc(G.batch * CK * L);
-  for (int64_t s = 0; s < G.batch; ++s) {
-    T* cols = node->cols + s * CK * L;
-    im2col(G, x.data() + s * G.cin * G.in_size, cols);
-    T* y = node->val + s * G.cout * L;
-    if (b)
-      for (int64_t c = 0; c < G.cout; ++c) std::fill(y + c * L, y + (c + 1) * L, b->data()[c]);
-    kernels::gemm(false, false, G.cout, L, CK, T(1), w.data(), CK, cols, L, b ? T(1) : T(0), y, L);
+  if (use_direct(G)) {
+    node->cols = nullptr;
+    direct_forward(G, x.data(), w.data(), b ? b->data() : nullptr, node->val);
+    return tape.record(node);
   }
+  const int64_t CK = G.cin * G.k_size, L = G.out_size, BL = G.batch * L;
+  node->cols = tape.alloc(CK * BL);
+  for (int64_t s = 0; s < G.batch; ++s) im2col(G, x.data() + s * G.cin * G.in_size, node->cols + s * L, BL);
+  T* yc = tape.alloc(G.cout * BL);
+  if (b)
+    for (int64_t c = 0; c < G.cout; ++c) std::fill(yc + c * BL, yc + (c + 1) * BL, b->data()[c]);
+  kernels::gemm(false, false, G.cout, BL, CK, T(1), w.data(), CK, node->cols, BL, b ? T(1) : T(0), yc, BL);
+  columns_to_batch(yc, node->val, G.batch, G.cout, L);
   return tape.record(node);
 }
 

@@ -80,6 +80,39 @@ struct AvgPoolNode final : Node<T> {
 
 }  // namespace
 
+bool& max_pool_reference() {
+  thread_local bool on = false;
+  return on;
+}
+
+// 2-d max pooling with window = stride: rows of the output at once, no per-window
+// index arithmetic (the generic loop below is the reference it is tested against).
+template <class T>
+void max_pool_2d(const PoolGeom& g, const T* xv, T* y, int64_t* arg) {
+  const int64_t w = g.win, n1 = g.n[1], n2 = g.n[2], o1 = g.o[1], o2 = g.o[2];
+  for (int64_t b = 0; b < g.outer; ++b)
+    for (int64_t p1 = 0; p1 < o1; ++p1) {
+      const int64_t row0 = b * g.in_size + p1 * w * n2;
+      T* yr = y + (b * o1 + p1) * o2;
+      int64_t* ar = arg + (b * o1 + p1) * o2;
+      for (int64_t p2 = 0; p2 < o2; ++p2) {
+        ar[p2] = row0 + p2 * w;
+        yr[p2] = xv[ar[p2]];
+      }
+      for (int64_t a = 0; a < w; ++a) {
+        const int64_t row = row0 + a * n2;
+        for (int64_t p2 = 0; p2 < o2; ++p2)
+          for (int64_t e = (a == 0 ? 1 : 0); e < w; ++e) {
+            const int64_t i = row + p2 * w + e;
+            const bool take = xv[i] > yr[p2] || xv[i] != xv[i];  // a select, not a branch
+            yr[p2] = take ? xv[i] : yr[p2];
+            ar[p2] = take ? i : ar[p2];
+          }
+      }
+    }
+  (void)n1;
+}
+
 template <class T>
 Var<T> max_pool(const Var<T>& x, int dims, int64_t window, int64_t stride) {
   std::vector<int64_t> od;
@@ -90,6 +123,10 @@ Var<T> max_pool(const Var<T>& x, int dims, int64_t window, int64_t stride) {
   auto* arg = tape.template alloc_array<int64_t>(node->n);
   node->arg = arg;
   const T* xv = x.data();
+  if (dims == 2 && g.stride == g.win && !max_pool_reference()) {
+    max_pool_2d(g, xv, node->val, arg);
+    return tape.record(node);
+  }
   for_each_window(g, [&](int64_t out, int64_t base) {
     int64_t best = base;
     for (int64_t a = 0; a < g.w[0]; ++a)

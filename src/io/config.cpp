@@ -55,6 +55,24 @@ Config Config::table(const std::string& name) const {
   return c;
 }
 
+std::vector<Config> Config::table_array(const std::string& name) const {
+  const std::string full = prefix_.empty() ? name : prefix_ + "." + name;
+  used_->insert(full);
+  std::vector<Config> out;
+  const toml::node* n = table_ ? table_->get(name) : nullptr;
+  if (!n) return out;
+  if (!n->is_array_of_tables()) fail(name, "expected an array of tables ([[" + full + "]]), got " + type_name(*n));
+  size_t i = 0;
+  for (const auto& e : *n->as_array()) {
+    Config c = *this;
+    c.prefix_ = full + "[" + std::to_string(i++) + "]";
+    used_->insert(c.prefix_);
+    c.table_ = e.as_table();
+    out.push_back(c);
+  }
+  return out;
+}
+
 bool Config::has(const std::string& key) const { return table_ && table_->get(key) != nullptr; }
 
 namespace {
@@ -173,6 +191,10 @@ void Config::check_unused() const {
       const std::string full = pre.empty() ? std::string(k.str()) : pre + "." + std::string(k.str());
       if (!used_->count(full)) unknown.push_back(full);
       else if (n.is_table()) self(self, *n.as_table(), full);
+      else if (n.is_array_of_tables()) {
+        size_t i = 0;
+        for (const auto& e : *n.as_array()) self(self, *e.as_table(), full + "[" + std::to_string(i++) + "]");
+      }
     }
   };
   walk(walk, *root_, "");

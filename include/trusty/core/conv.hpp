@@ -29,6 +29,11 @@ template <class T> Var<T> conv(const Var<T>& x, const Var<T>& w, const ConvSpec&
 // The direct loop (reference): values only.
 template <class T> Tensor<T> conv_naive(const Tensor<T>& x, const Tensor<T>& w, const ConvSpec& spec);
 
+// Which implementation conv uses (tests compare them): automatic picks the direct loops
+// for few channels (Cin·Cout <= 4) and im2col + GEMM otherwise.
+enum class ConvPath { automatic, gemm };
+ConvPath& conv_path();  // thread-local
+
 // Output spatial size along one axis.
 int64_t conv_out_size(int64_t n, int64_t k, int64_t stride, int64_t dilation, Padding p);
 
@@ -36,5 +41,7 @@ int64_t conv_out_size(int64_t n, int64_t k, int64_t stride, int64_t dilation, Pa
 // valid windows only (floor), over the last `dims` axes.
 template <class T> Var<T> max_pool(const Var<T>& x, int dims, int64_t window, int64_t stride = 0);
 template <class T> Var<T> avg_pool(const Var<T>& x, int dims, int64_t window, int64_t stride = 0);
+// Forces max_pool through its generic loop (the reference for the 2-d fast path); tests.
+bool& max_pool_reference();
 
 }  // namespace trusty::core

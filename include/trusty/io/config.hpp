@@ -31,6 +31,8 @@ class Config {
 
   // A sub-table ("data", "model", ...); an absent table reads as empty.
   Config table(const std::string& name) const;
+  // An array of tables ([[model.layers]]); absent: empty.
+  std::vector<Config> table_array(const std::string& name) const;
   bool has(const std::string& key) const;
 
   std::string get_string(const std::string& key, const std::optional<std::string>& def = std::nullopt) const;
