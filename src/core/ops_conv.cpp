@@ -7,6 +7,7 @@
 
 #include "trusty/core/conv.hpp"
 #include "trusty/core/kernels/blas.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 
 namespace trusty::core {
 
@@ -155,13 +156,17 @@ void col2im(const Geometry& g, const T* cols, T* gx, int64_t ld) {
 // large enough for OpenBLAS to thread well (per-sample GEMMs are not).
 template <class T>
 void batch_to_columns(const T* src, T* dst, int64_t B, int64_t C, int64_t L) {
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + c * B * L + b * L, src + (b * C + c) * L, static_cast<size_t>(L) * sizeof(T));
+  kernels::parallel_for(B, B * C * L, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t c = 0; c < C; ++c) std::memcpy(dst + c * B * L + b * L, src + (b * C + c) * L, static_cast<size_t>(L) * sizeof(T));
+  });
 }
 template <class T>
 void columns_to_batch(const T* src, T* dst, int64_t B, int64_t C, int64_t L) {
-  for (int64_t b = 0; b < B; ++b)
-    for (int64_t c = 0; c < C; ++c) std::memcpy(dst + (b * C + c) * L, src + c * B * L + b * L, static_cast<size_t>(L) * sizeof(T));
+  kernels::parallel_for(B, B * C * L, [&](int64_t b0, int64_t b1) {
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t c = 0; c < C; ++c) std::memcpy(dst + (b * C + c) * L, src + c * B * L + b * L, static_cast<size_t>(L) * sizeof(T));
+  });
 }
 
 // Direct convolution for few channels (the neural physical engine's 1 -> 1 on a 64³ box):
@@ -268,7 +273,9 @@ struct ConvNode final : Node<T> {
     if (x->grad) {
       std::vector<T> dcols(static_cast<size_t>(CK * BL));
       kernels::gemm(true, false, CK, BL, g.cout, T(1), w->val, CK, gyc.data(), BL, T(0), dcols.data(), BL);
-      for (int64_t s = 0; s < g.batch; ++s) col2im(g, dcols.data() + s * L, x->grad + s * g.cin * g.in_size, BL);
+      kernels::parallel_for(g.batch, CK * BL, [&](int64_t s0, int64_t s1) {
+        for (int64_t s = s0; s < s1; ++s) col2im(g, dcols.data() + s * L, x->grad + s * g.cin * g.in_size, BL);
+      });
     }
   }
 };
@@ -293,7 +300,9 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   }
   const int64_t CK = G.cin * G.k_size, L = G.out_size, BL = G.batch * L;
   node->cols = tape.alloc(CK * BL);
-  for (int64_t s = 0; s < G.batch; ++s) im2col(G, x.data() + s * G.cin * G.in_size, node->cols + s * L, BL);
+  kernels::parallel_for(G.batch, CK * BL, [&](int64_t s0, int64_t s1) {
+    for (int64_t s = s0; s < s1; ++s) im2col(G, x.data() + s * G.cin * G.in_size, node->cols + s * L, BL);
+  });
   T* yc = tape.alloc(G.cout * BL);
   if (b)
     for (int64_t c = 0; c < G.cout; ++c) std::fill(yc + c * BL, yc + (c + 1) * BL, b->data()[c]);

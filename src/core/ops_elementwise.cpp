@@ -4,6 +4,7 @@
 #include <numbers>
 
 #include "trusty/core/kernels/broadcast.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 #include "trusty/core/kernels/vmath.hpp"
 #include "trusty/core/ops.hpp"
 
@@ -135,11 +136,14 @@ struct UnaryNode final : Node<T> {
   T p0 = 0, p1 = 0;  // op parameters (power, slope, alpha, bounds, scalar)
 
   void backward() override {
+    if (!this->in[0]->grad) return;
+    kernels::parallel_for(this->n, this->n, [&](int64_t lo, int64_t hi) { backward_range(lo, hi); });
+  }
+  void backward_range(int64_t lo, int64_t hi) {
     Node<T>* a = this->in[0];
-    T* ga = a->grad;
-    if (!ga) return;
-    const T *g = this->grad, *x = a->val, *y = this->val;
-    const int64_t n = this->n;
+    T* ga = a->grad + lo;
+    const T *g = this->grad + lo, *x = a->val + lo, *y = this->val + lo;
+    const int64_t n = hi - lo;
     constexpr T two_over_sqrt_pi = T(2) * std::numbers::inv_sqrtpi_v<T>;
     switch (op) {
       case Un::neg: for (int64_t i = 0; i < n; ++i) ga[i] -= g[i]; break;
@@ -186,10 +190,11 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
   node->op = op;
   node->p0 = p0;
   node->p1 = p1;
-  const T* x = a.data();
-  T* y = node->val;
-  const int64_t n = node->n;
   using kernels::VFun;
+  kernels::parallel_for(node->n, node->n, [&](int64_t lo, int64_t hi) {
+  const T* x = a.data() + lo;
+  T* y = node->val + lo;
+  const int64_t n = hi - lo;
   switch (op) {
     case Un::neg: for (int64_t i = 0; i < n; ++i) y[i] = -x[i]; break;
     case Un::add_scalar: for (int64_t i = 0; i < n; ++i) y[i] = x[i] + p0; break;
@@ -218,6 +223,7 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
     case Un::erfc: kernels::vmath(VFun::erfc, n, x, y); break;
     case Un::clamp: for (int64_t i = 0; i < n; ++i) y[i] = std::clamp(x[i], p0, p1); break;
   }
+  });
   return tape.record(node);
 }
 

@@ -2,6 +2,7 @@
 #include <limits>
 
 #include "trusty/core/conv.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 
 namespace trusty::core {
 namespace {
@@ -55,10 +56,14 @@ void for_each_window(const PoolGeom& g, F&& f) {
 template <class T>
 struct MaxPoolNode final : Node<T> {
   const int64_t* arg;
+  int64_t outer;  // each outer slice scatters into its own input slice: safe to split
   void backward() override {
     T* gx = this->in[0]->grad;
     if (!gx) return;
-    for (int64_t i = 0; i < this->n; ++i) gx[arg[i]] += this->grad[i];
+    const int64_t per = this->n / std::max<int64_t>(outer, 1);
+    kernels::parallel_for(outer, this->n, [&](int64_t b0, int64_t b1) {
+      for (int64_t i = b0 * per; i < b1 * per; ++i) gx[arg[i]] += this->grad[i];
+    });
   }
 };
 
@@ -90,7 +95,8 @@ bool& max_pool_reference() {
 template <class T>
 void max_pool_2d(const PoolGeom& g, const T* xv, T* y, int64_t* arg) {
   const int64_t w = g.win, n1 = g.n[1], n2 = g.n[2], o1 = g.o[1], o2 = g.o[2];
-  for (int64_t b = 0; b < g.outer; ++b)
+  kernels::parallel_for(g.outer, g.outer * g.in_size, [&](int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; ++b)
     for (int64_t p1 = 0; p1 < o1; ++p1) {
       const int64_t row0 = b * g.in_size + p1 * w * n2;
       T* yr = y + (b * o1 + p1) * o2;
@@ -110,6 +116,7 @@ void max_pool_2d(const PoolGeom& g, const T* xv, T* y, int64_t* arg) {
           }
       }
     }
+  });
   (void)n1;
 }
 
@@ -122,6 +129,7 @@ Var<T> max_pool(const Var<T>& x, int dims, int64_t window, int64_t stride) {
   node->in = {x.node(), nullptr, nullptr};
   auto* arg = tape.template alloc_array<int64_t>(node->n);
   node->arg = arg;
+  node->outer = g.outer;
   const T* xv = x.data();
   if (dims == 2 && g.stride == g.win && !max_pool_reference()) {
     max_pool_2d(g, xv, node->val, arg);

@@ -29,7 +29,8 @@ void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T a
 // Products with m*n*k below this go to Eigen.
 inline constexpr int64_t kSmallGemmFlops = 64 * 64 * 64;
 
-// OpenBLAS thread count (process-wide).
+// Threads for large GEMMs and data-parallel loops (process-wide). OpenBLAS itself is kept
+// single-threaded; gemm() splits large products across these threads.
 void set_blas_threads(int n);
 int blas_threads();
 
