@@ -40,8 +40,10 @@ void apply(RunSpec& s, const std::string& key, const nlohmann::json& v) {
   else if (key == "epochs") s.train.epochs = v.get<int>();
 }
 
+// Trains a candidate on `train` and evaluates it on `eval`; keeps the network in `net_out`.
 template <class T>
-double score(const RunSpec& s, const io::Dataset<T>& train, const io::Dataset<T>& val, double* loss_out) {
+optim::Evaluation fit_candidate(const RunSpec& s, const io::Dataset<T>& train, const io::Dataset<T>& eval,
+                                std::unique_ptr<nn::Sequential<T>>* net_out = nullptr) {
   auto net = build_model<T>(s.model, train.x.dim(1), output_width(train));
   net->finalize(s.train.seed);
   auto opt = optim::make_optimizer<T>(s.optimizer);
@@ -50,7 +52,14 @@ double score(const RunSpec& s, const io::Dataset<T>& train, const io::Dataset<T>
   cfg.patience = 0;
   optim::Trainer<T> tr(*net, *opt, cfg);
   tr.fit(train);
-  auto ev = tr.evaluate(val);
+  auto ev = tr.evaluate(eval);
+  if (net_out) *net_out = std::move(net);
+  return ev;
+}
+
+template <class T>
+double score(const RunSpec& s, const io::Dataset<T>& train, const io::Dataset<T>& val, double* loss_out) {
+  auto ev = fit_candidate(s, train, val);
   *loss_out = ev.loss;
   return ev.accuracy >= 0 ? ev.accuracy : -ev.loss;
 }
@@ -160,15 +169,8 @@ nlohmann::json search_run(const RunSpec& base, const io::Config& root, const io:
   r["score"] = best < 0 && all.train.classification() ? 0.0 : best;
   r["score_meaning"] = all.train.classification() ? "mean validation accuracy" : "minus mean validation loss";
   if (all.test.size()) {
-    auto net = build_model<T>(s.model, all.train.x.dim(1), output_width(all.train));
-    net->finalize(s.train.seed);
-    auto opt = optim::make_optimizer<T>(s.optimizer);
-    auto cfg = s.train;
-    cfg.progress = false;
-    cfg.patience = 0;
-    optim::Trainer<T> tr(*net, *opt, cfg);
-    tr.fit(pool);
-    auto ev = tr.evaluate(all.test);
+    std::unique_ptr<nn::Sequential<T>> net;
+    auto ev = fit_candidate(s, pool, all.test, &net);
     r["test_loss"] = ev.loss;
     if (ev.accuracy >= 0) r["test_accuracy"] = ev.accuracy;
     if (!all.test.classification()) r["test_r2"] = ev.r2;

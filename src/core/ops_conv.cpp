@@ -169,6 +169,23 @@ void columns_to_batch(const T* src, T* dst, int64_t B, int64_t C, int64_t L) {
   });
 }
 
+// Splits an index row into maximal runs where consecutive outputs read consecutive inputs
+// (a periodic row wraps once: two runs), skipping padding (-1): f(first output, length, first input).
+template <class F>
+void for_each_run(const int64_t* idx, int64_t n, F&& f) {
+  int64_t p = 0;
+  while (p < n) {
+    if (idx[p] < 0) {
+      ++p;
+      continue;
+    }
+    int64_t q = p + 1;
+    while (q < n && idx[q] == idx[p] + (q - p)) ++q;
+    f(p, q - p, idx[p]);
+    p = q;
+  }
+}
+
 // Direct convolution for few channels (the neural physical engine's 1 -> 1 on a 64³ box):
 // no im2col buffer, one fused multiply-add pass per tap over contiguous rows.
 template <class T>
@@ -189,8 +206,11 @@ void direct_forward(const Geometry& g, const T* x, const T* w, const T* b, T* y)
           const T* from = in + i2[0];
           for (int64_t p = 0; p < o2; ++p) out[p] += wv * from[p];
         } else {
-          for (int64_t p = 0; p < o2; ++p)
-            if (i2[p] >= 0) out[p] += wv * in[i2[p]];
+          for_each_run(i2, o2, [&](int64_t p0, int64_t len, int64_t src) {
+            const T* from = in + src;
+            T* o = out + p0;
+            for (int64_t p = 0; p < len; ++p) o[p] += wv * from[p];
+          });
         }
       });
     }
@@ -222,11 +242,19 @@ void direct_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* 
             for (int64_t p = 0; p < o2; ++p) gxs[off + p] += wv * go[p];
           }
         } else {
-          for (int64_t p = 0; p < o2; ++p) {
-            if (i2[p] < 0) continue;
-            if (gwc) gwc[row] += go[p] * xs[base + i2[p]];
-            if (gxs) gxs[base + i2[p]] += wc[row] * go[p];
-          }
+          for_each_run(i2, o2, [&](int64_t p0, int64_t len, int64_t src) {
+            const int64_t off = base + src;
+            const T* g2 = go + p0;
+            if (gwc) {
+              T acc = 0;
+              for (int64_t p = 0; p < len; ++p) acc += g2[p] * xs[off + p];
+              gwc[row] += acc;
+            }
+            if (gxs) {
+              const T wv = wc[row];
+              for (int64_t p = 0; p < len; ++p) gxs[off + p] += wv * g2[p];
+            }
+          });
         }
       });
     }

@@ -9,7 +9,7 @@
 
 #include "trusty/core/fpenv.hpp"
 #include "trusty/core/ops.hpp"
-#include "trusty/io/npy.hpp"
+#include "trusty/io/module_npz.hpp"
 #include "trusty/nn/losses.hpp"
 
 namespace trusty::optim {
@@ -324,13 +324,9 @@ void Trainer<T>::save_checkpoint(const std::string& path) const {
   io::Npz z;
   z["version"] = io::NpyArray::from<int64_t>(std::vector<int64_t>{kCheckpointVersion}, {1});
   z["epoch"] = io::NpyArray::from<int64_t>(std::vector<int64_t>{epoch_}, {1});
-  auto& net = const_cast<nn::Module<T>&>(net_);
-  for (const auto& e : net.named_parameters())
-    z["param/" + e.name] = io::NpyArray::from<T>(net.parameters().subspan(static_cast<size_t>(e.offset), static_cast<size_t>(e.shape.numel())), e.shape.to_vector());
-  for (const auto& e : net.named_buffers())
-    z["buffer/" + e.name] = io::NpyArray::from<T>(net.buffers().subspan(static_cast<size_t>(e.offset), static_cast<size_t>(e.shape.numel())), e.shape.to_vector());
+  io::put_module(z, net_);
   for (const auto& [k, v] : opt_.state()) z["optim/" + k] = io::NpyArray::from<double>(v, {static_cast<int64_t>(v.size())});
-  put_rng(z, "rng/network", net.rng().state());
+  put_rng(z, "rng/network", const_cast<nn::Module<T>&>(net_).rng().state());
   put_rng(z, "rng/shuffle", shuffle_rng_.state());
   z["early_stop"] = io::NpyArray::from<double>(std::vector<double>{best_val_, static_cast<double>(bad_epochs_)}, {2});
   if (!best_params_.empty()) z["best/params"] = io::NpyArray::from<T>(best_params_, {static_cast<int64_t>(best_params_.size())});
@@ -352,17 +348,7 @@ void Trainer<T>::load_checkpoint(const std::string& path) {
   const int64_t version = need("version").template values<int64_t>()[0];
   if (version != kCheckpointVersion)
     throw std::invalid_argument(path + ": checkpoint version " + std::to_string(version) + ", this trusty reads version " + std::to_string(kCheckpointVersion));
-  auto copy_into = [&](const std::string& k, const core::Shape& s, std::span<T> dst) {
-    const auto& a = need(k);
-    if (a.numel() != s.numel())
-      throw std::invalid_argument(path + ": '" + k + "' has " + std::to_string(a.numel()) + " values, the network expects shape " + s.str());
-    auto v = a.template values<T>();
-    std::copy(v.begin(), v.end(), dst.begin());
-  };
-  for (const auto& e : net_.named_parameters())
-    copy_into("param/" + e.name, e.shape, net_.parameters().subspan(static_cast<size_t>(e.offset), static_cast<size_t>(e.shape.numel())));
-  for (const auto& e : net_.named_buffers())
-    copy_into("buffer/" + e.name, e.shape, net_.buffers().subspan(static_cast<size_t>(e.offset), static_cast<size_t>(e.shape.numel())));
+  io::get_module(z, net_, path);
   StateDict st;
   for (const auto& [k, a] : z)
     if (k.rfind("optim/", 0) == 0) st[k.substr(6)] = a.template values<double>();
