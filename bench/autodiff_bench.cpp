@@ -14,6 +14,8 @@
 #include "trusty/core.hpp"
 #include "trusty/core/kernels/blas.hpp"
 
+#include <cblas.h>
+
 using namespace trusty::core;
 
 namespace {
@@ -100,7 +102,9 @@ double bench_mlp(double seconds) {
   return r * s.gemm_flops() / 1e9;
 }
 
-double bench_sgemm(double seconds) {
+// The baseline: OpenBLAS with its own `threads` threads on the same eight GEMMs.
+double bench_sgemm(double seconds, int threads) {
+  openblas_set_num_threads(threads);
   MlpShapes s;
   std::vector<std::vector<float>> bufs;
   auto buf = [&](int64_t n) { bufs.emplace_back(static_cast<size_t>(n), 0.01f); return bufs.back().data(); };
@@ -118,6 +122,7 @@ double bench_sgemm(double seconds) {
       kernels::gemm_blas<float>(g.ta, g.tb, g.m, g.n, g.k, 1.0f, g.a, lda, g.b, ldb, 0.0f, g.c, g.n);
     }
   }, seconds);
+  openblas_set_num_threads(1);  // trusty keeps OpenBLAS single-threaded (kernels/blas.cpp)
   return r * s.gemm_flops() / 1e9;
 }
 
@@ -134,7 +139,7 @@ int main(int argc, char** argv) {
   if (only == "all" || only == "mlp")
     for (int i = 0; i < 7; ++i) {
       mlps.push_back(bench_mlp(seconds / 7));
-      sgs.push_back(bench_sgemm(seconds / 7));
+      sgs.push_back(bench_sgemm(seconds / 7, threads));
     }
   auto median = [](std::vector<double> v) {
     if (v.empty()) return 0.0;

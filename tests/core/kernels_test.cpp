@@ -71,3 +71,30 @@ TYPED_TEST(Kernels, SigmoidSoftplusStableInTails) {
     EXPECT_NEAR(sp[i], static_cast<T>(ref_sp), 4 * std::numeric_limits<T>::epsilon() * ref_sp + 1e-300) << x[i];
   }
 }
+
+#include <atomic>
+
+#include "trusty/core/kernels/parallel.hpp"
+
+TEST(Parallel, ForkJoinCoversEveryIndexAndSurvivesSleeps) {
+  set_parallel_threads(2);
+  // Many hand-offs, some after the worker has gone to sleep (a lost wake-up would hang).
+  for (int round = 0; round < 2000; ++round) {
+    if (round % 500 == 499) std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    std::vector<int> hit(1 << 18, 0);
+    parallel_for(static_cast<int64_t>(hit.size()), int64_t{1} << 20, [&](int64_t a, int64_t b) {
+      for (int64_t i = a; i < b; ++i) hit[static_cast<size_t>(i)] += 1;
+    });
+    ASSERT_EQ(std::count(hit.begin(), hit.end(), 1), static_cast<long>(hit.size())) << "round " << round;
+  }
+  // Exceptions from either side reach the caller.
+  EXPECT_THROW(fork_join([] {}, [] { throw std::runtime_error("worker"); }), std::runtime_error);
+  EXPECT_THROW(fork_join([] { throw std::runtime_error("caller"); }, [] {}), std::runtime_error);
+  // Large GEMMs split across the two threads agree with the reference.
+  auto A = trusty::test::random_tensor<double>({300, 200}, 1), B = trusty::test::random_tensor<double>({200, 250}, 2);
+  Tensor<double> C(Shape{300, 250}), R(Shape{300, 250});
+  gemm<double>(false, false, 300, 250, 200, 1.0, A.data(), 200, B.data(), 250, 0.0, C.data(), 250);
+  gemm_naive<double>(false, false, 300, 250, 200, 1.0, A.data(), 200, B.data(), 250, 0.0, R.data(), 250);
+  EXPECT_LT(max_abs_diff(C, R), 1e-11);
+  set_parallel_threads(1);
+}
