@@ -37,6 +37,7 @@ CONFIGS = [
     ("adam_amsgrad", "Adam", dict(lr=0.01, amsgrad=True, weight_decay=0.01)),
     ("adamw", "AdamW", dict(lr=0.01, weight_decay=0.1)),
     ("lbfgs", "LBFGS", dict(lr=0.5, max_iter=2, history_size=5)),
+    ("lbfgs_wolfe", "LBFGS", dict(lr=1, max_iter=2, history_size=5, line_search_fn="strong_wolfe")),
 ]
 
 

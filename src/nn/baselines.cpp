@@ -85,7 +85,7 @@ LogisticModel logistic_regression(const core::Tensor<double>& x0, std::span<cons
         },
         th, g);
   };
-  optim::Lbfgs<double> lbfgs({.lr = 1, .max_iter = opt.max_iter, .tolerance_grad = 1e-9, .history_size = 20});
+  optim::Lbfgs<double> lbfgs({.lr = 1, .max_iter = opt.max_iter, .tolerance_grad = 1e-9, .history_size = 20, .strong_wolfe = true});
   lbfgs.step(objective, theta);
   LogisticModel m;
   m.linear.coef.assign(theta.begin(), theta.begin() + p);

@@ -2,6 +2,7 @@
 // H0 = sᵀy / yᵀy, curvature pairs kept only when yᵀs > 1e-10, first step scaled by
 // min(1, 1/‖g‖₁)), so that trajectories can be golden-tested against it.
 #include <algorithm>
+#include <array>
 #include <cmath>
 #include <numeric>
 #include <stdexcept>
@@ -27,13 +28,113 @@ T abs_max(std::span<const T> v) {
   for (T x : v) m = std::max(m, std::abs(x));
   return m;
 }
+// Minimiser of the cubic through (x1, f1, g1), (x2, f2, g2), clamped to [lo, hi]; the
+// midpoint when the cubic has no real minimiser (Nocedal & Wright eq. 3.59).
+double cubic_min(double x1, double f1, double g1, double x2, double f2, double g2, double lo, double hi) {
+  const double d1 = g1 + g2 - 3 * (f1 - f2) / (x1 - x2);
+  const double d2sq = d1 * d1 - g1 * g2;
+  if (d2sq < 0) return (lo + hi) / 2;
+  const double d2 = std::sqrt(d2sq);
+  const double m = x1 <= x2 ? x2 - (x2 - x1) * ((g2 + d2 - d1) / (g2 - g1 + 2 * d2))
+                            : x1 - (x1 - x2) * ((g1 + d2 - d1) / (g1 - g2 + 2 * d2));
+  return std::min(std::max(m, lo), hi);
+}
+double cubic_min(double x1, double f1, double g1, double x2, double f2, double g2) {
+  return cubic_min(x1, f1, g1, x2, f2, g2, std::min(x1, x2), std::max(x1, x2));
+}
+
+struct Probe {
+  double t, f, gtd;
+  std::vector<double> g;
+};
+
+// Strong-Wolfe line search along d from x (Nocedal & Wright Alg. 3.5 and 3.6, with cubic
+// interpolation, as minFunc and PyTorch): sufficient decrease f(t) <= f0 + c1 t g0ᵀd and
+// curvature |g(t)ᵀd| <= c2 |g0ᵀd|, c1 = 1e-4, c2 = 0.9, at most 25 evaluations.
+// eval(t, grad) returns f(x + t d) and fills its gradient.
+template <class T, class Eval>
+Probe strong_wolfe(Eval&& eval, const std::vector<T>& d, double f0, const std::vector<T>& g0, double gtd0, double t,
+                   double tolerance_change, int* evals) {
+  constexpr double c1 = 1e-4, c2 = 0.9;
+  constexpr int max_ls = 25;
+  double dmax = 0;
+  for (T v : d) dmax = std::max(dmax, static_cast<double>(std::abs(v)));
+  auto probe = [&](double at) {
+    Probe p{at, 0, 0, std::vector<double>(d.size())};
+    std::vector<T> g(d.size());
+    p.f = eval(static_cast<T>(at), g);
+    for (size_t i = 0; i < d.size(); ++i) {
+      p.g[i] = g[i];
+      p.gtd += static_cast<double>(g[i]) * d[i];
+    }
+    ++*evals;
+    return p;
+  };
+  Probe prev{0, f0, gtd0, std::vector<double>(g0.begin(), g0.end())};
+  Probe cur = probe(t);
+  std::array<Probe, 2> br;
+  bool done = false, bracketed = false;
+  int it = 0;
+  while (it < max_ls) {  // Alg. 3.5: find an interval that contains an acceptable step
+    if (cur.f > f0 + c1 * cur.t * gtd0 || (it > 1 && cur.f >= prev.f)) {
+      br = {prev, cur};
+      bracketed = true;
+      break;
+    }
+    if (std::abs(cur.gtd) <= -c2 * gtd0) {
+      br = {cur, cur};
+      done = true;
+      break;
+    }
+    if (cur.gtd >= 0) {
+      br = {prev, cur};
+      bracketed = true;
+      break;
+    }
+    const double next = cubic_min(prev.t, prev.f, prev.gtd, cur.t, cur.f, cur.gtd, cur.t + 0.01 * (cur.t - prev.t), cur.t * 10);
+    prev = cur;
+    cur = probe(next);
+    ++it;
+  }
+  if (!done && !bracketed) br = {Probe{0, f0, gtd0, std::vector<double>(g0.begin(), g0.end())}, cur};
+  // Alg. 3.6 (zoom): shrink the bracket until the strong-Wolfe conditions hold.
+  bool insufficient = false;
+  int lo = br[0].f <= br[1].f ? 0 : 1, hi = 1 - lo;
+  while (!done && it < max_ls) {
+    if (std::abs(br[1].t - br[0].t) * dmax < tolerance_change) break;
+    double next = cubic_min(br[0].t, br[0].f, br[0].gtd, br[1].t, br[1].f, br[1].gtd);
+    const double bmax = std::max(br[0].t, br[1].t), bmin = std::min(br[0].t, br[1].t), eps = 0.1 * (bmax - bmin);
+    if (std::min(bmax - next, next - bmin) < eps) {  // too close to an end: move inside
+      if (insufficient || next >= bmax || next <= bmin) {
+        next = std::abs(next - bmax) < std::abs(next - bmin) ? bmax - eps : bmin + eps;
+        insufficient = false;
+      } else {
+        insufficient = true;
+      }
+    } else {
+      insufficient = false;
+    }
+    Probe p = probe(next);
+    ++it;
+    if (p.f > f0 + c1 * p.t * gtd0 || p.f >= br[static_cast<size_t>(lo)].f) {
+      br[static_cast<size_t>(hi)] = p;
+      lo = br[0].f <= br[1].f ? 0 : 1;
+      hi = 1 - lo;
+    } else {
+      if (std::abs(p.gtd) <= -c2 * gtd0) done = true;
+      else if (p.gtd * (br[static_cast<size_t>(hi)].t - br[static_cast<size_t>(lo)].t) >= 0) br[static_cast<size_t>(hi)] = br[static_cast<size_t>(lo)];
+      br[static_cast<size_t>(lo)] = p;
+    }
+  }
+  return br[static_cast<size_t>(lo)];
+}
+
 }  // namespace
 
 template <class T>
 Lbfgs<T>::Lbfgs(LbfgsOptions o) : o_(o) {
   if (o_.max_eval < 0) o_.max_eval = o_.max_iter * 5 / 4;
   if (o_.history_size < 1) throw std::invalid_argument("Lbfgs: history_size must be >= 1");
-  if (o_.strong_wolfe) throw std::invalid_argument("Lbfgs: the strong-Wolfe line search is not implemented yet; use a fixed step");
 }
 
 template <class T>
@@ -100,11 +201,28 @@ T Lbfgs<T>::step(const Objective& f, std::span<T> theta) {
     }
     const T gtd = dotp<T>(d_, grad);
     if (gtd > -o_.tolerance_change) break;
-    for (size_t i = 0; i < n; ++i) theta[i] += t_ * d_[i];
     int ls_evals = 0;
-    if (n_iter != o_.max_iter) {
-      loss = f(theta, grad);
-      ls_evals = 1;
+    if (o_.strong_wolfe) {
+      const std::vector<T> x0(theta.begin(), theta.end());
+      std::vector<T> xt(n);
+      auto eval = [&](T at, std::vector<T>& g) {
+        for (size_t i = 0; i < n; ++i) xt[i] = x0[i] + at * d_[i];
+        return static_cast<double>(f(xt, g));
+      };
+      Probe p = strong_wolfe<T>(eval, d_, static_cast<double>(loss), std::vector<T>(grad.begin(), grad.end()),
+                                static_cast<double>(gtd), static_cast<double>(t_), o_.tolerance_change, &ls_evals);
+      t_ = static_cast<T>(p.t);
+      loss = static_cast<T>(p.f);
+      for (size_t i = 0; i < n; ++i) {
+        theta[i] = x0[i] + t_ * d_[i];
+        grad[i] = static_cast<T>(p.g[i]);
+      }
+    } else {
+      for (size_t i = 0; i < n; ++i) theta[i] += t_ * d_[i];
+      if (n_iter != o_.max_iter) {
+        loss = f(theta, grad);
+        ls_evals = 1;
+      }
     }
     current_evals += ls_evals;
     func_evals_ += ls_evals;

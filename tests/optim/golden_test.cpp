@@ -91,7 +91,8 @@ TEST(OptimGolden, MatchesPyTorchOver20Steps) {
     auto losses = run["losses"];
     if (cls == "LBFGS") {
       const auto& o = run["options"];
-      optim::Lbfgs<double> opt({.lr = o["lr"], .max_iter = o["max_iter"], .history_size = o["history_size"]});
+      optim::Lbfgs<double> opt({.lr = o["lr"], .max_iter = o["max_iter"], .history_size = o["history_size"],
+                                .strong_wolfe = o.contains("line_search_fn")});
       for (int s = 0; s < 20; ++s) {
         double loss = opt.step([&](std::span<const double> th, std::span<double> gr) { return p.value_and_grad(th, gr); }, theta);
         EXPECT_NEAR(loss, losses[static_cast<size_t>(s)].get<double>(), 1e-9) << "step " << s;

@@ -112,8 +112,9 @@ class Adam final : public Optimizer<T> {
 };
 
 // L-BFGS for full-batch problems (Nocedal & Wright, Alg. 7.4), PyTorch's variant: fixed
-// step (no line search) or a strong-Wolfe line search. The objective fills `grad` and
-// returns the loss; one step() runs up to max_iter iterations.
+// step (no line search), or a strong-Wolfe line search (Alg. 3.5/3.6, cubic interpolation,
+// c1 = 1e-4, c2 = 0.9, 25 evaluations). Both are golden-tested against torch.optim.LBFGS.
+// The objective fills `grad` and returns the loss; one step() runs up to max_iter iterations.
 struct LbfgsOptions {
   double lr = 1;
   int max_iter = 20;
