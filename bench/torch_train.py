@@ -31,7 +31,13 @@ def mlp(widths, batch, seconds):
     layers.append(torch.nn.Linear(widths[-2], widths[-1]))
     net = torch.nn.Sequential(*layers)
     opt = torch.optim.Adam(net.parameters(), lr=1e-3)
+    return rate(epoch_fn(net, opt, x, y, batch), seconds) * n
+
+
+def epoch_fn(net, opt, x, y, batch):
+    """One shuffled epoch of mini-batch steps with cross-entropy, as trusty's Trainer."""
     lossf = torch.nn.CrossEntropyLoss()
+    n = len(x)
 
     def epoch():
         perm = torch.randperm(n)
@@ -41,7 +47,7 @@ def mlp(widths, batch, seconds):
             lossf(net(x[idx]), y[idx]).backward()
             opt.step()
 
-    return rate(epoch, seconds) * n
+    return epoch
 
 
 def cnn(seconds, channels_last=False):
@@ -56,17 +62,7 @@ def cnn(seconds, channels_last=False):
         torch.nn.Flatten(), torch.nn.Dropout(0.3), torch.nn.Linear(1600, 128), torch.nn.ReLU(),
         torch.nn.Dropout(0.3), torch.nn.Linear(128, 10))
     opt = torch.optim.AdamW(net.parameters(), lr=1e-3)
-    lossf = torch.nn.CrossEntropyLoss()
-
-    def epoch():
-        perm = torch.randperm(n)
-        for i in range(0, n, batch):
-            idx = perm[i:i + batch]
-            opt.zero_grad()
-            lossf(net(x[idx]), y[idx]).backward()
-            opt.step()
-
-    return rate(epoch, seconds) * n
+    return rate(epoch_fn(net, opt, x, y, batch), seconds) * n
 
 
 def conv3d(seconds):

@@ -202,16 +202,13 @@ void direct_forward(const Geometry& g, const T* x, const T* w, const T* b, T* y)
         const T wv = wc[row];
         T* out = ys + col;
         const T* in = xs + base;
-        if (contiguous) {
-          const T* from = in + i2[0];
-          for (int64_t p = 0; p < o2; ++p) out[p] += wv * from[p];
-        } else {
-          for_each_run(i2, o2, [&](int64_t p0, int64_t len, int64_t src) {
-            const T* from = in + src;
-            T* o = out + p0;
-            for (int64_t p = 0; p < len; ++p) o[p] += wv * from[p];
-          });
-        }
+        auto segment = [&](int64_t p0, int64_t len, int64_t src) {
+          const T* from = in + src;
+          T* o = out + p0;
+          for (int64_t p = 0; p < len; ++p) o[p] += wv * from[p];
+        };
+        if (contiguous) segment(0, o2, i2[0]);
+        else for_each_run(i2, o2, segment);
       });
     }
   }
@@ -230,35 +227,37 @@ void direct_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* 
       for_each_tap(g, [&](int64_t row, int64_t col, int64_t o2, bool zero, int64_t base, const int64_t* i2, bool contiguous) {
         if (zero) return;
         const T* go = gys + col;
-        if (contiguous) {
-          const int64_t off = base + i2[0];
+        auto segment = [&](int64_t p0, int64_t len, int64_t src) {
+          const int64_t off = base + src;
+          const T* g2 = go + p0;
           if (gwc) {
             T acc = 0;
-            for (int64_t p = 0; p < o2; ++p) acc += go[p] * xs[off + p];
+            for (int64_t p = 0; p < len; ++p) acc += g2[p] * xs[off + p];
             gwc[row] += acc;
           }
           if (gxs) {
             const T wv = wc[row];
-            for (int64_t p = 0; p < o2; ++p) gxs[off + p] += wv * go[p];
+            for (int64_t p = 0; p < len; ++p) gxs[off + p] += wv * g2[p];
           }
-        } else {
-          for_each_run(i2, o2, [&](int64_t p0, int64_t len, int64_t src) {
-            const int64_t off = base + src;
-            const T* g2 = go + p0;
-            if (gwc) {
-              T acc = 0;
-              for (int64_t p = 0; p < len; ++p) acc += g2[p] * xs[off + p];
-              gwc[row] += acc;
-            }
-            if (gxs) {
-              const T wv = wc[row];
-              for (int64_t p = 0; p < len; ++p) gxs[off + p] += wv * g2[p];
-            }
-          });
-        }
+        };
+        if (contiguous) segment(0, o2, i2[0]);
+        else for_each_run(i2, o2, segment);
       });
     }
   }
+}
+
+// d(loss)/d(bias): the output gradient summed over batch and positions.
+template <class T>
+void add_bias_grad(const Geometry& g, const T* gy, T* gb) {
+  const int64_t L = g.out_size;
+  for (int64_t s = 0; s < g.batch; ++s)
+    for (int64_t c = 0; c < g.cout; ++c) {
+      T acc = 0;
+      const T* row = gy + (s * g.cout + c) * L;
+      for (int64_t l = 0; l < L; ++l) acc += row[l];
+      gb[c] += acc;
+    }
 }
 
 // Few channels: the direct loops; otherwise im2col + GEMM.
@@ -269,31 +268,14 @@ struct ConvNode final : Node<T> {
   Geometry g;
   T* cols;  // [Cin·K, B·L], kept for dW (null on the direct path)
   void backward() override {
+    Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
+    const T* gy = this->grad;
+    if (b && b->grad) add_bias_grad(g, gy, b->grad);
     if (!cols) {
-      Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
-      const int64_t L = g.out_size;
-      if (b && b->grad)
-        for (int64_t s = 0; s < g.batch; ++s)
-          for (int64_t c = 0; c < g.cout; ++c) {
-            T acc = 0;
-            const T* row = this->grad + (s * g.cout + c) * L;
-            for (int64_t l = 0; l < L; ++l) acc += row[l];
-            b->grad[c] += acc;
-          }
-      direct_backward(g, x->val, w->val, this->grad, x->grad, w->grad);
+      direct_backward(g, x->val, w->val, gy, x->grad, w->grad);
       return;
     }
-    Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
     const int64_t CK = g.cin * g.k_size, L = g.out_size, BL = g.batch * L;
-    const T* gy = this->grad;
-    if (b && b->grad)
-      for (int64_t s = 0; s < g.batch; ++s)
-        for (int64_t c = 0; c < g.cout; ++c) {
-          T acc = 0;
-          const T* row = gy + (s * g.cout + c) * L;
-          for (int64_t l = 0; l < L; ++l) acc += row[l];
-          b->grad[c] += acc;
-        }
     if (!w->grad && !x->grad) return;
     std::vector<T> gyc(static_cast<size_t>(g.cout * BL));
     batch_to_columns(gy, gyc.data(), g.batch, g.cout, L);
