@@ -166,7 +166,7 @@ nlohmann::json search_run(const RunSpec& base, const io::Config& root, const io:
   r["folds"] = folds;
   r["candidates"] = rows;
   r["best"] = rows[best_i];
-  r["score"] = best < 0 && all.train.classification() ? 0.0 : best;
+  r["score"] = best;
   r["score_meaning"] = all.train.classification() ? "mean validation accuracy" : "minus mean validation loss";
   if (all.test.size()) {
     std::unique_ptr<nn::Sequential<T>> net;

@@ -26,7 +26,6 @@ void parse_layers(const io::Config& t, ModelSpec& m) {
       s.dilation = l.get_int("dilation", 1);
       s.padding = l.get_choice("padding", {"valid", "same", "periodic"}, "valid");
       s.activation = l.get_choice("activation", acts, "relu");
-      s.batch_norm = false;
       if (s.type == "multipole_conv") {
         s.ell = static_cast<int>(l.get_int("ell", 0));
         s.m = static_cast<int>(l.get_int("m", 0));

@@ -30,7 +30,6 @@ struct LayerSpec {
   int dims = 2, ell = 0, m = 0;
   std::string padding = "valid", activation = "identity";
   double p = 0;
-  bool batch_norm = false;
 };
 
 struct ModelSpec {

@@ -60,10 +60,11 @@ nlohmann::json train_run(const RunSpec& spec, const std::string& out, bool resum
   r["validation_samples"] = data.val.size();
   r["test_samples"] = data.test.size();
   r["loss"] = trainer.loss_name();
-  r["train_seconds"] = trainer.train_seconds();
-  double samples = 0;
-  for (const auto& h : trainer.history()) samples += static_cast<double>(data.train.size());
-  r["train_samples_per_second"] = trainer.train_seconds() > 0 ? samples / trainer.train_seconds() : 0.0;
+  double seconds = 0;  // over the whole history (a resumed run includes earlier epochs)
+  for (const auto& h : trainer.history()) seconds += h.seconds;
+  r["train_seconds"] = seconds;
+  r["train_samples_per_second"] =
+      seconds > 0 ? static_cast<double>(data.train.size()) * static_cast<double>(trainer.history().size()) / seconds : 0.0;
   if (!trainer.history().empty()) {
     const auto& last = trainer.history().back();
     r["final_train_loss"] = last.train_loss;

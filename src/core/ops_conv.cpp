@@ -277,14 +277,16 @@ struct ConvNode final : Node<T> {
     }
     const int64_t CK = g.cin * g.k_size, L = g.out_size, BL = g.batch * L;
     if (!w->grad && !x->grad) return;
-    std::vector<T> gyc(static_cast<size_t>(g.cout * BL));
-    batch_to_columns(gy, gyc.data(), g.batch, g.cout, L);
-    if (w->grad) kernels::gemm(false, true, g.cout, CK, BL, T(1), gyc.data(), BL, cols, BL, T(1), w->grad, CK);
+    // Scratch from the tape's arena (released with the scope): no per-step heap pages.
+    auto& tape = Tape<T>::current();
+    T* gyc = tape.alloc(g.cout * BL);
+    batch_to_columns(gy, gyc, g.batch, g.cout, L);
+    if (w->grad) kernels::gemm(false, true, g.cout, CK, BL, T(1), gyc, BL, cols, BL, T(1), w->grad, CK);
     if (x->grad) {
-      std::vector<T> dcols(static_cast<size_t>(CK * BL));
-      kernels::gemm(true, false, CK, BL, g.cout, T(1), w->val, CK, gyc.data(), BL, T(0), dcols.data(), BL);
+      T* dcols = tape.alloc(CK * BL);
+      kernels::gemm(true, false, CK, BL, g.cout, T(1), w->val, CK, gyc, BL, T(0), dcols, BL);
       kernels::parallel_for(g.batch, CK * BL, [&](int64_t s0, int64_t s1) {
-        for (int64_t s = s0; s < s1; ++s) col2im(g, dcols.data() + s * L, x->grad + s * g.cin * g.in_size, BL);
+        for (int64_t s = s0; s < s1; ++s) col2im(g, dcols + s * L, x->grad + s * g.cin * g.in_size, BL);
       });
     }
   }

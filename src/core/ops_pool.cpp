@@ -42,13 +42,13 @@ PoolGeom pool_geometry(const Shape& s, int dims, int64_t window, int64_t stride,
 
 template <class F>
 void for_each_window(const PoolGeom& g, F&& f) {
-  const int64_t s0 = g.w[0] > 1 || g.n[0] > 1 ? g.stride : 0, s1 = g.w[1] > 1 || g.n[1] > 1 ? g.stride : 0;
+  const int64_t st = g.stride;  // absent axes have one output position, p = 0
   for (int64_t b = 0; b < g.outer; ++b)
     for (int64_t p0 = 0; p0 < g.o[0]; ++p0)
       for (int64_t p1 = 0; p1 < g.o[1]; ++p1)
         for (int64_t p2 = 0; p2 < g.o[2]; ++p2) {
           const int64_t out = ((b * g.o[0] + p0) * g.o[1] + p1) * g.o[2] + p2;
-          const int64_t base = b * g.in_size + (p0 * s0 * g.n[1] + p1 * s1) * g.n[2] + p2 * g.stride;
+          const int64_t base = b * g.in_size + (p0 * st * g.n[1] + p1 * st) * g.n[2] + p2 * st;
           f(out, base);
         }
 }

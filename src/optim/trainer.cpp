@@ -185,7 +185,6 @@ const std::vector<EpochRecord>& Trainer<T>::fit(const io::Dataset<T>& train, con
     const auto t0 = std::chrono::steady_clock::now();
     rec.train_loss = run_epoch(train, rec);
     rec.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-    train_seconds_ += rec.seconds;
     rec.samples_per_second = static_cast<double>(train.size()) / rec.seconds;
     if (val && val->size() > 0) {
       auto ev = evaluate(*val);
@@ -267,9 +266,6 @@ Evaluation Trainer<T>::evaluate(const io::Dataset<T>& data, int64_t batch) {
       r2 += 1 - ss_res[k] / ss_tot;
     }
     ev.r2 = r2 / static_cast<double>(ss_res.size());
-    if (loss_ == "bce") {
-      // accuracy of thresholded probabilities for binary targets
-    }
   }
   net_.train(was_training);
   return ev;
@@ -301,9 +297,7 @@ Tensor<T> Trainer<T>::predict(const Tensor<T>& x, int64_t batch) {
 namespace {
 constexpr int64_t kCheckpointVersion = 1;
 void put_rng(io::Npz& z, const std::string& key, const core::Rng::State& s) {
-  std::vector<double> v = {static_cast<double>(s.seed), static_cast<double>(s.stream), static_cast<double>(s.counter),
-                           static_cast<double>(s.avail), static_cast<double>(s.have_spare), s.spare};
-  // seed/stream/counter are kept exactly as integers below; the doubles are for reading by eye.
+  // Integers kept exactly; the Box–Muller spare separately as a double.
   std::vector<int64_t> ints = {static_cast<int64_t>(s.seed), static_cast<int64_t>(s.stream), static_cast<int64_t>(s.counter),
                                s.avail, s.have_spare};
   z[key] = io::NpyArray::from<int64_t>(ints, {5});

@@ -72,7 +72,6 @@ class Trainer {
   std::vector<std::string> parameter_names() const;
   int epoch() const { return epoch_; }
   const std::string& loss_name() const { return loss_; }
-  double train_seconds() const { return train_seconds_; }
 
  private:
   core::Var<T> loss_of(const core::Var<T>& out, const io::Dataset<T>& d, const std::vector<int64_t>& idx, int64_t b0,
@@ -89,7 +88,6 @@ class Trainer {
   int bad_epochs_ = 0;
   std::vector<T> best_params_, best_buffers_;
   std::vector<EpochRecord> history_;
-  double train_seconds_ = 0;
   core::Tensor<T> xb_, yb_;  // batch buffers, reused across steps (no per-step allocation)
 };
 
