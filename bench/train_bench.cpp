@@ -75,11 +75,9 @@ double cnn(double seconds) {
   d.classes = 10;
   nn::Sequential<float> net;
   net.emplace<nn::Reshape<float>>(std::vector<int64_t>{1, 28, 28});
-  net.emplace<nn::Conv<float>>(1, 32, 3, nn::ConvOptions{});
-  net.emplace<nn::Activation<float>>(nn::Act::relu);
+  net.emplace<nn::Conv<float>>(1, 32, 3, nn::ConvOptions{.relu = true});
   net.emplace<nn::Pool<float>>(true, 2, 2);
-  net.emplace<nn::Conv<float>>(32, 64, 3, nn::ConvOptions{});
-  net.emplace<nn::Activation<float>>(nn::Act::relu);
+  net.emplace<nn::Conv<float>>(32, 64, 3, nn::ConvOptions{.relu = true});
   net.emplace<nn::Pool<float>>(true, 2, 2);
   net.emplace<nn::Flatten<float>>();
   net.emplace<nn::Dropout<float>>(0.3);

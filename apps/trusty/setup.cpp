@@ -247,13 +247,15 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
   for (const auto& l : m.layers) {
     if (l.type == "conv" || l.type == "multipole_conv") {
       if (flat) throw io::ConfigError("[model] layers: a " + l.type + " layer after flatten/dense");
-      nn::ConvOptions o{.dims = l.dims, .stride = l.stride, .dilation = l.dilation, .padding = core::parse_padding(l.padding)};
+      // A ReLU is fused into the convolution (same function and gradient, one pass fewer).
+      nn::ConvOptions o{.dims = l.dims, .stride = l.stride, .dilation = l.dilation, .padding = core::parse_padding(l.padding),
+                        .relu = l.activation == "relu"};
       if (l.type == "conv") net->template emplace<nn::Conv<T>>(shape[0], l.channels, l.kernel, o);
       else net->template emplace<nn::MultipoleConv<T>>(shape[0], l.channels, l.kernel, l.ell, l.m, o);
       shape[0] = l.channels;
       for (int d = 0; d < l.dims; ++d)
         shape[static_cast<size_t>(d + 1)] = core::conv_out_size(shape[static_cast<size_t>(d + 1)], l.kernel, l.stride, l.dilation, o.padding);
-      if (l.activation != "identity") net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
+      if (l.activation != "identity" && !o.relu) net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
     } else if (l.type == "max_pool" || l.type == "avg_pool") {
       net->template emplace<nn::Pool<T>>(l.type == "max_pool", l.dims, l.window, l.stride);
       const int64_t st = l.stride > 0 ? l.stride : l.window;

@@ -40,6 +40,9 @@ struct Geometry {
   int64_t in_size = 1, k_size = 1, out_size = 1;    // products over spatial axes
   std::array<const int64_t*, 3> index{kZeroIndex, kZeroIndex, kZeroIndex};  // [k_d * out_d]
   const uint8_t* contiguous = nullptr;  // per innermost tap: index = first + p, all in range
+  std::array<int64_t, 3> pad{0, 0, 0}, dil{1, 1, 1};
+  bool unit_stride = true;
+  Padding padding = Padding::valid;
 };
 
 template <class Alloc>
@@ -50,6 +53,7 @@ Geometry geometry(const Shape& xs, const Shape& ws, const ConvSpec& s, Alloc&& a
                                 "-d convolution (expected [batch, Cin, *n] and [Cout, Cin, *k])");
   Geometry g;
   g.dims = s.dims;
+  g.padding = s.padding;
   g.batch = xs[0];
   g.cin = xs[1];
   g.cout = ws[0];
@@ -67,6 +71,9 @@ Geometry geometry(const Shape& xs, const Shape& ws, const ConvSpec& s, Alloc&& a
     g.n[D] = n;
     g.k[D] = k;
     g.out[D] = o;
+    g.pad[D] = pad;
+    g.dil[D] = dil;
+    g.unit_stride = g.unit_stride && st == 1;
     int64_t* idx = alloc(k * o);
     for (int64_t t = 0; t < k; ++t)
       for (int64_t p = 0; p < o; ++p) {
@@ -247,36 +254,299 @@ void direct_backward(const Geometry& g, const T* x, const T* w, const T* gy, T* 
   }
 }
 
+// Sum of a row with 16 independent partial sums (vectorised; a single running sum is not).
+template <class T>
+T row_sum(const T* p, int64_t n) {
+  T acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += p[i + j];
+  T s = 0;
+  for (; i < n; ++i) s += p[i];
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s;
+}
+
 // d(loss)/d(bias): the output gradient summed over batch and positions.
 template <class T>
 void add_bias_grad(const Geometry& g, const T* gy, T* gb) {
-  const int64_t L = g.out_size;
   for (int64_t s = 0; s < g.batch; ++s)
-    for (int64_t c = 0; c < g.cout; ++c) {
-      T acc = 0;
-      const T* row = gy + (s * g.cout + c) * L;
-      for (int64_t l = 0; l < L; ++l) acc += row[l];
-      gb[c] += acc;
+    for (int64_t c = 0; c < g.cout; ++c) gb[c] += row_sum(gy + (s * g.cout + c) * g.out_size, g.out_size);
+}
+
+// ---- Shifted-grid convolution (every stride 1) ----
+// The input is padded once into column layout xp[Cin, B·P + slack], P the size of the padded
+// grid, each sample's grid contiguous. On that grid the output at position q reads input
+// q + off[t] under tap t: one fixed shift per tap, whatever the padding. So im2col over a
+// chunk of positions is Cin·K contiguous copies and col2im Cin·K contiguous adds, on chunks
+// small enough to stay in L2. Outputs are computed at every grid position and the valid ones
+// (each coordinate < out) kept: some wasted columns, no index tables in the inner loops.
+struct Shifted {
+  int64_t P = 1, len = 1, rows = 1, NP = 0, out_len = 1, chunk_rows = 1;  // len: innermost padded extent; rows = P / len
+  const int64_t* off = nullptr;      // [K] shift of each tap, in grid positions
+  const int64_t* row_src = nullptr;  // [rows] input offset of a grid row's axes before the last, or -1 (padding)
+  const int64_t* row_out = nullptr;  // [rows] output offset of the row, or -1 (not an output row)
+  const int64_t* col_src = nullptr;  // [len] input index along the last axis, or -1 (padding)
+};
+
+template <class Alloc>
+Shifted shifted_grid(const Geometry& g, Alloc&& alloc) {
+  Shifted s;
+  const int D = g.dims;
+  std::array<int64_t, 3> np{1, 1, 1}, in_stride{1, 1, 1}, out_stride{1, 1, 1}, grid_stride{1, 1, 1};
+  for (int d = D - 1; d >= 0; --d) {
+    const auto u = static_cast<size_t>(d);
+    np[u] = g.out[u] + g.dil[u] * (g.k[u] - 1);
+    if (d < D - 1) {
+      in_stride[u] = in_stride[u + 1] * g.n[u + 1];
+      out_stride[u] = out_stride[u + 1] * g.out[u + 1];
+      grid_stride[u] = grid_stride[u + 1] * np[u + 1];
+    }
+  }
+  auto src = [&](size_t u, int64_t q) {  // padded coordinate -> input coordinate or -1
+    int64_t i = q - g.pad[u];
+    const int64_t n = g.n[u];
+    if (g.padding == Padding::periodic) return ((i % n) + n) % n;
+    return i < 0 || i >= n ? int64_t{-1} : i;
+  };
+  const auto last = static_cast<size_t>(D - 1);
+  s.len = np[last];
+  s.out_len = g.out[last];
+  s.P = grid_stride[0] * np[0];
+  s.rows = s.P / s.len;
+  int64_t* col_src = alloc(s.len);
+  for (int64_t q = 0; q < s.len; ++q) col_src[q] = src(last, q);
+  int64_t* row_src = alloc(s.rows);
+  int64_t* row_out = alloc(s.rows);
+  for (int64_t r = 0; r < s.rows; ++r) {
+    int64_t rest = r, in_off = 0, out_off = 0;
+    for (int d = D - 2; d >= 0; --d) {
+      const auto u = static_cast<size_t>(d);
+      const int64_t q = rest % np[u];
+      rest /= np[u];
+      const int64_t i = src(u, q);
+      if (in_off >= 0) in_off = i < 0 ? -1 : in_off + i * in_stride[u];
+      if (out_off >= 0) out_off = q >= g.out[u] ? -1 : out_off + q * out_stride[u];
+    }
+    row_src[r] = in_off;
+    row_out[r] = out_off;
+  }
+  int64_t* off = alloc(g.k_size);
+  int64_t max_off = 0;
+  for (int64_t t = 0; t < g.k_size; ++t) {
+    int64_t rest = t, o = 0;
+    for (int d = D - 1; d >= 0; --d) {
+      const auto u = static_cast<size_t>(d);
+      o += (rest % g.k[u]) * g.dil[u] * grid_stride[u];
+      rest /= g.k[u];
+    }
+    off[t] = o;
+    max_off = std::max(max_off, o);
+  }
+  s.off = off;
+  s.row_src = row_src;
+  s.row_out = row_out;
+  s.col_src = col_src;
+  s.NP = g.batch * s.P + max_off;  // slack: the last rows' garbage columns read past the grid
+  // Chunks of grid rows whose im2col block (Cin·K rows) stays near 64k elements (L2).
+  const int64_t target = std::max<int64_t>(s.len, (int64_t{1} << 16) / std::max<int64_t>(g.cin * g.k_size, 1));
+  s.chunk_rows = std::max<int64_t>(1, target / s.len);
+  return s;
+}
+
+// x [B, Cin, *n] -> xp [Cin, NP] (padding and slack zero), samples [b0, b1).
+template <class T>
+void shifted_pack(const Geometry& g, const Shifted& s, const T* x, T* xp, int64_t b0, int64_t b1) {
+  for (int64_t c = 0; c < g.cin; ++c)
+    for (int64_t b = b0; b < b1; ++b) {
+      const T* xs = x + (b * g.cin + c) * g.in_size;
+      T* dst = xp + c * s.NP + b * s.P;
+      for (int64_t r = 0; r < s.rows; ++r, dst += s.len) {
+        const int64_t ro = s.row_src[r];
+        if (ro < 0) {
+          std::fill(dst, dst + s.len, T(0));
+          continue;
+        }
+        const T* row = xs + ro;
+        for (int64_t q = 0; q < s.len; ++q) dst[q] = s.col_src[q] < 0 ? T(0) : row[s.col_src[q]];
+      }
+      if (b == g.batch - 1) std::fill(xp + c * s.NP + g.batch * s.P, xp + (c + 1) * s.NP, T(0));
     }
 }
 
-// Few channels: the direct loops; otherwise im2col + GEMM.
-bool use_direct(const Geometry& g) { return g.cin * g.cout <= 4 && conv_path() != ConvPath::gemm; }
+// The reverse of shifted_pack: gx [B, Cin, *n] += the grid gradient (periodic images add up).
+template <class T>
+void shifted_unpack_add(const Geometry& g, const Shifted& s, const T* dxp, T* gx, int64_t b0, int64_t b1) {
+  for (int64_t b = b0; b < b1; ++b)
+    for (int64_t c = 0; c < g.cin; ++c) {
+      T* gs = gx + (b * g.cin + c) * g.in_size;
+      const T* src = dxp + c * s.NP + b * s.P;
+      for (int64_t r = 0; r < s.rows; ++r, src += s.len) {
+        const int64_t ro = s.row_src[r];
+        if (ro < 0) continue;
+        T* row = gs + ro;
+        for (int64_t q = 0; q < s.len; ++q)
+          if (s.col_src[q] >= 0) row[s.col_src[q]] += src[q];
+      }
+    }
+}
+
+// cols[Cin·K, n] = the grid shifted by each tap, grid positions [p0, p0 + n).
+template <class T>
+void shifted_im2col(const Geometry& g, const Shifted& s, const T* xp, int64_t p0, int64_t n, T* cols) {
+  for (int64_t c = 0; c < g.cin; ++c)
+    for (int64_t t = 0; t < g.k_size; ++t)
+      std::memcpy(cols + (c * g.k_size + t) * n, xp + c * s.NP + p0 + s.off[t], static_cast<size_t>(n) * sizeof(T));
+}
+
+// Work buffers for one thread's share of a shifted convolution.
+template <class T>
+struct ShiftedScratch {
+  T *cols, *out, *dcols, *gw, *gb;  // gw, gb: the second thread's own gradient sums
+};
+
+template <class T>
+ShiftedScratch<T> shifted_scratch(Tape<T>& tape, const Geometry& g, const Shifted& s, bool second) {
+  const int64_t n = s.chunk_rows * s.len, CK = g.cin * g.k_size;
+  return {tape.alloc(CK * n), tape.alloc(g.cout * n), tape.alloc(CK * n), second ? tape.alloc_zero(g.cout * CK) : nullptr,
+          second ? tape.alloc_zero(g.cout) : nullptr};
+}
+
+// Runs f(first grid row, rows, end row of this thread, scratch) over chunks of grid rows, on
+// two threads when the work is large: each thread owns whole samples (so col2im never
+// crosses between them). Returns the second thread's scratch (its gradient sums are added
+// by the caller; null when there was no second thread).
+template <class T, class F>
+ShiftedScratch<T> shifted_chunks(Tape<T>& tape, const Geometry& g, const Shifted& s, bool with_gw, F&& f) {
+  const int64_t work = g.batch * s.P * g.cin * g.k_size * std::max<int64_t>(g.cout / 8, 1);
+  const bool split = kernels::parallel_threads() > 1 && g.batch >= 2 && work >= (int64_t{1} << 17);
+  ShiftedScratch<T> sc[2] = {shifted_scratch(tape, g, s, false), {}};
+  if (split) sc[1] = shifted_scratch(tape, g, s, with_gw);
+  kernels::parallel_for(g.batch, split ? work : 0, [&](int64_t b0, int64_t b1) {
+    ShiftedScratch<T>& my = sc[b0 == 0 ? 0 : 1];
+    const int64_t end = b1 * s.rows;
+    for (int64_t r0 = b0 * s.rows; r0 < end; r0 += s.chunk_rows) f(r0, std::min(s.chunk_rows, end - r0), end, my);
+  });
+  return sc[1];
+}
+
+template <class T>
+void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* bias, bool relu, T* y) {
+  auto& tape = Tape<T>::current();
+  const int64_t CK = g.cin * g.k_size;
+  shifted_chunks(tape, g, s, false, [&](int64_t r0, int64_t nr, int64_t, ShiftedScratch<T>& sc) {
+    const int64_t n = nr * s.len;
+    shifted_im2col(g, s, xp, r0 * s.len, n, sc.cols);
+    kernels::gemm(false, false, g.cout, n, CK, T(1), w, CK, sc.cols, n, T(0), sc.out, n);
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
+      if (ro < 0) continue;
+      for (int64_t co = 0; co < g.cout; ++co) {
+        const T* src = sc.out + co * n + (r - r0) * s.len;
+        T* dst = y + (b * g.cout + co) * g.out_size + ro;
+        const T bv = bias ? bias[co] : T(0);
+        if (relu)
+          for (int64_t q = 0; q < s.out_len; ++q) dst[q] = std::max(src[q] + bv, T(0));
+        else
+          for (int64_t q = 0; q < s.out_len; ++q) dst[q] = src[q] + bv;
+      }
+    }
+  });
+}
+
+// y: the (ReLU) output when the ReLU is fused (its gradient is masked by y > 0), else null.
+template <class T>
+void shifted_backward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* gy, const T* y, T* gx, T* gw, T* gb) {
+  auto& tape = Tape<T>::current();
+  const int64_t CK = g.cin * g.k_size;
+  T* dxp = gx ? tape.alloc_zero(g.cin * s.NP) : nullptr;
+  const ShiftedScratch<T> second = shifted_chunks(tape, g, s, gw || gb, [&](int64_t r0, int64_t nr, int64_t end_row, ShiftedScratch<T>& sc) {
+    const int64_t n = nr * s.len, p0 = r0 * s.len;
+    // The output gradient on the grid: zero at positions that are not outputs.
+    for (int64_t r = r0; r < r0 + nr; ++r) {
+      const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
+      for (int64_t co = 0; co < g.cout; ++co) {
+        T* dst = sc.out + co * n + (r - r0) * s.len;
+        int64_t q = 0;
+        if (ro >= 0) {
+          const int64_t at = (b * g.cout + co) * g.out_size + ro;
+          const T* src = gy + at;
+          if (y)
+            for (const T* yv = y + at; q < s.out_len; ++q) dst[q] = yv[q] > T(0) ? src[q] : T(0);
+          else
+            for (; q < s.out_len; ++q) dst[q] = src[q];
+        }
+        for (; q < s.len; ++q) dst[q] = T(0);
+      }
+    }
+    if (gb) {
+      T* to = sc.gb ? sc.gb : gb;
+      for (int64_t co = 0; co < g.cout; ++co) to[co] += row_sum(sc.out + co * n, n);
+    }
+    if (gw) {
+      shifted_im2col(g, s, xp, p0, n, sc.cols);
+      kernels::gemm(false, true, g.cout, CK, n, T(1), sc.out, n, sc.cols, n, T(1), sc.gw ? sc.gw : gw, CK);
+    }
+    if (dxp) {
+      kernels::gemm(true, false, CK, n, g.cout, T(1), w, CK, sc.out, n, T(0), sc.dcols, n);
+      // Adds past this thread's last sample only come from non-output columns (zero
+      // gradient): clipping them keeps the two threads' writes apart.
+      const int64_t limit = end_row * s.len;
+      for (int64_t c = 0; c < g.cin; ++c)
+        for (int64_t t = 0; t < g.k_size; ++t) {
+          const int64_t at = p0 + s.off[t];
+          const int64_t m = std::min(n, limit - at);
+          T* dst = dxp + c * s.NP + at;
+          const T* src = sc.dcols + (c * g.k_size + t) * n;
+          for (int64_t j = 0; j < m; ++j) dst[j] += src[j];
+        }
+    }
+  });
+  if (gw && second.gw)
+    for (int64_t i = 0; i < g.cout * CK; ++i) gw[i] += second.gw[i];
+  if (gb && second.gb)
+    for (int64_t i = 0; i < g.cout; ++i) gb[i] += second.gb[i];
+  if (gx)
+    kernels::parallel_for(g.batch, g.batch * g.cin * s.P, [&](int64_t b0, int64_t b1) { shifted_unpack_add(g, s, dxp, gx, b0, b1); });
+}
+
+// automatic: the direct loops for few channels, the shifted grid for unit strides,
+// im2col + GEMM otherwise.
+ConvPath choose_path(const Geometry& g) {
+  ConvPath p = conv_path();
+  if (p == ConvPath::automatic) p = g.cin * g.cout <= 4 ? ConvPath::direct : g.unit_stride ? ConvPath::shifted : ConvPath::im2col;
+  if (p == ConvPath::shifted && !g.unit_stride) p = ConvPath::im2col;
+  return p;
+}
 
 template <class T>
 struct ConvNode final : Node<T> {
   Geometry g;
-  T* cols;  // [Cin·K, B·L], kept for dW (null on the direct path)
+  ConvPath path;
+  Shifted s;   // shifted path: the grid
+  T* xp;       // shifted path: the padded input [Cin, NP]
+  T* cols;     // im2col path: [Cin·K, B·L], kept for dW
+  bool relu;   // fused ReLU on the output
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
     const T* gy = this->grad;
-    if (b && b->grad) add_bias_grad(g, gy, b->grad);
-    if (!cols) {
+    T* gb = b ? b->grad : nullptr;
+    if (path == ConvPath::shifted) {
+      shifted_backward(g, s, xp, w->val, gy, relu ? this->val : nullptr, x->grad, w->grad, gb);
+      return;
+    }
+    if (relu) {  // the gradient through max(·, 0), from the tape's arena
+      T* masked = Tape<T>::current().alloc(this->n);
+      for (int64_t i = 0; i < this->n; ++i) masked[i] = this->val[i] > T(0) ? gy[i] : T(0);
+      gy = masked;
+    }
+    if (gb) add_bias_grad(g, gy, gb);
+    if (path == ConvPath::direct) {
       direct_backward(g, x->val, w->val, gy, x->grad, w->grad);
       return;
     }
-    const int64_t CK = g.cin * g.k_size, L = g.out_size, BL = g.batch * L;
     if (!w->grad && !x->grad) return;
+    const int64_t CK = g.cin * g.k_size, L = g.out_size, BL = g.batch * L;
     // Scratch from the tape's arena (released with the scope): no per-step heap pages.
     auto& tape = Tape<T>::current();
     T* gyc = tape.alloc(g.cout * BL);
@@ -295,7 +565,8 @@ struct ConvNode final : Node<T> {
 template <class T>
 Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSpec& spec) {
   auto& tape = Tape<T>::current();
-  Geometry g = geometry(x.shape(), w.shape(), spec, [&](int64_t n) { return tape.template alloc_array<int64_t>(n); });
+  auto alloc_index = [&](int64_t n) { return tape.template alloc_array<int64_t>(n); };
+  Geometry g = geometry(x.shape(), w.shape(), spec, alloc_index);
   if (b && (b->rank() != 1 || b->dim(0) != g.cout))
     throw std::invalid_argument("conv: bias " + b->shape().str() + " for " + std::to_string(g.cout) + " output channels");
   std::vector<int64_t> od = {g.batch, g.cout};
@@ -304,10 +575,26 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   auto* node = tape.template make<ConvNode<T>>(Shape(std::span<const int64_t>(od)), grad, "conv");
   node->in = {x.node(), w.node(), b ? b->node() : nullptr};
   node->g = g;
+  node->path = choose_path(g);
+  node->xp = node->cols = nullptr;
+  node->relu = spec.relu;
   const Geometry& G = node->g;
-  if (use_direct(G)) {
-    node->cols = nullptr;
-    direct_forward(G, x.data(), w.data(), b ? b->data() : nullptr, node->val);
+  const T* bias = b ? b->data() : nullptr;
+  auto finish = [&] {
+    if (spec.relu)
+      for (int64_t i = 0; i < node->n; ++i) node->val[i] = std::max(node->val[i], T(0));
+    return tape.record(node);
+  };
+  if (node->path == ConvPath::direct) {
+    direct_forward(G, x.data(), w.data(), bias, node->val);
+    return finish();
+  }
+  if (node->path == ConvPath::shifted) {
+    node->s = shifted_grid(G, alloc_index);
+    node->xp = tape.alloc(G.cin * node->s.NP);
+    kernels::parallel_for(G.batch, G.batch * G.cin * node->s.P,
+                          [&](int64_t b0, int64_t b1) { shifted_pack(G, node->s, x.data(), node->xp, b0, b1); });
+    shifted_forward(G, node->s, node->xp, w.data(), bias, spec.relu, node->val);
     return tape.record(node);
   }
   const int64_t CK = G.cin * G.k_size, L = G.out_size, BL = G.batch * L;
@@ -317,10 +604,10 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   });
   T* yc = tape.alloc(G.cout * BL);
   if (b)
-    for (int64_t c = 0; c < G.cout; ++c) std::fill(yc + c * BL, yc + (c + 1) * BL, b->data()[c]);
+    for (int64_t c = 0; c < G.cout; ++c) std::fill(yc + c * BL, yc + (c + 1) * BL, bias[c]);
   kernels::gemm(false, false, G.cout, BL, CK, T(1), w.data(), CK, node->cols, BL, b ? T(1) : T(0), yc, BL);
   columns_to_batch(yc, node->val, G.batch, G.cout, L);
-  return tape.record(node);
+  return finish();
 }
 
 }  // namespace

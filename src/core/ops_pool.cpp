@@ -90,34 +90,41 @@ bool& max_pool_reference() {
   return on;
 }
 
-// 2-d max pooling with window = stride: rows of the output at once, no per-window
-// index arithmetic (the generic loop below is the reference it is tested against).
+// 2-d max pooling with window = stride: the window's maximum and its index kept in
+// registers, one output at a time, no per-window index arithmetic beyond a row base (the
+// generic loop below is the reference it is tested against). NaN wins, as there.
+template <class T, int W>
+void max_pool_2d_rows(int64_t w_rt, int64_t n2, int64_t o2, const T* __restrict xv, int64_t row0, T* __restrict yr,
+                      int64_t* __restrict ar) {
+  const int64_t w = W > 0 ? W : w_rt;
+  for (int64_t p2 = 0; p2 < o2; ++p2) {
+    const int64_t base = row0 + p2 * w;
+    T best = xv[base];
+    int64_t bi = base;
+    for (int64_t a = 0; a < w; ++a)
+      for (int64_t e = 0; e < w; ++e) {
+        const int64_t i = base + a * n2 + e;
+        const T v = xv[i];
+        const bool take = v > best || v != v;
+        best = take ? v : best;
+        bi = take ? i : bi;
+      }
+    yr[p2] = best;
+    ar[p2] = bi;
+  }
+}
+
 template <class T>
 void max_pool_2d(const PoolGeom& g, const T* xv, T* y, int64_t* arg) {
-  const int64_t w = g.win, n1 = g.n[1], n2 = g.n[2], o1 = g.o[1], o2 = g.o[2];
+  const int64_t w = g.win, n2 = g.n[2], o1 = g.o[1], o2 = g.o[2];
   kernels::parallel_for(g.outer, g.outer * g.in_size, [&](int64_t b0, int64_t b1) {
-  for (int64_t b = b0; b < b1; ++b)
-    for (int64_t p1 = 0; p1 < o1; ++p1) {
-      const int64_t row0 = b * g.in_size + p1 * w * n2;
-      T* yr = y + (b * o1 + p1) * o2;
-      int64_t* ar = arg + (b * o1 + p1) * o2;
-      for (int64_t p2 = 0; p2 < o2; ++p2) {
-        ar[p2] = row0 + p2 * w;
-        yr[p2] = xv[ar[p2]];
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t p1 = 0; p1 < o1; ++p1) {
+        const int64_t row0 = b * g.in_size + p1 * w * n2, out = (b * o1 + p1) * o2;
+        if (w == 2) max_pool_2d_rows<T, 2>(w, n2, o2, xv, row0, y + out, arg + out);
+        else max_pool_2d_rows<T, 0>(w, n2, o2, xv, row0, y + out, arg + out);
       }
-      for (int64_t a = 0; a < w; ++a) {
-        const int64_t row = row0 + a * n2;
-        for (int64_t p2 = 0; p2 < o2; ++p2)
-          for (int64_t e = (a == 0 ? 1 : 0); e < w; ++e) {
-            const int64_t i = row + p2 * w + e;
-            const bool take = xv[i] > yr[p2] || xv[i] != xv[i];  // a select, not a branch
-            yr[p2] = take ? xv[i] : yr[p2];
-            ar[p2] = take ? i : ar[p2];
-          }
-      }
-    }
   });
-  (void)n1;
 }
 
 template <class T>

@@ -16,6 +16,7 @@ ConvSpec to_spec(const ConvOptions& o) {
   s.stride = {o.stride, o.stride, o.stride};
   s.dilation = {o.dilation, o.dilation, o.dilation};
   s.padding = o.padding;
+  s.relu = o.relu;
   return s;
 }
 std::vector<int64_t> kernel_shape(int64_t cout, int64_t cin, int64_t k, int dims) {
@@ -54,6 +55,7 @@ std::string Conv<T>::describe() const {
   os << "Conv" << opt_.dims << "d(" << cin_ << " -> " << cout_ << ", k" << k_ << ", " << padding_name(opt_.padding);
   if (opt_.stride > 1) os << ", stride " << opt_.stride;
   if (opt_.dilation > 1) os << ", dilation " << opt_.dilation;
+  if (opt_.relu) os << ", fused ReLU";
   os << ")";
   return os.str();
 }
@@ -90,7 +92,9 @@ std::string MultipoleConv<T>::describe() const {
   std::ostringstream os;
   os << "MultipoleConv" << opt_.dims << "d(" << cin_ << " -> " << cout_ << ", k" << k_ << ", l=" << ell_;
   if (opt_.dims == 3) os << ", m=" << m_;
-  os << ", " << table_.groups << " free weights per channel pair, " << padding_name(opt_.padding) << ")";
+  os << ", " << table_.groups << " free weights per channel pair, " << padding_name(opt_.padding);
+  if (opt_.relu) os << ", fused ReLU";
+  os << ")";
   return os.str();
 }
 

@@ -5,6 +5,7 @@
 #include "test_util.hpp"
 #include "trusty/core.hpp"
 #include "trusty/core/conv.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 
 using namespace trusty::core;
 using trusty::test::random_tensor;
@@ -83,6 +84,20 @@ TEST(Conv, GradientsEveryPaddingMode) {
     }
 }
 
+TEST(Conv, FusedReluGradients) {
+  uint64_t seed = 500;
+  for (ConvPath path : {ConvPath::direct, ConvPath::im2col, ConvPath::shifted}) {
+    conv_path() = path;
+    auto x = random_tensor({2, 3, 6, 5}, seed++);
+    auto w = random_tensor({4, 3, 3, 3}, seed++);
+    auto b = random_tensor({4}, seed++);
+    const ConvSpec sp{.dims = 2, .padding = Padding::same, .relu = true};
+    auto r = check_gradient([&](Vs v) { return conv(v[0], v[1], v[2], sp); }, {x, w, b});
+    EXPECT_TRUE(r.ok) << static_cast<int>(path) << ": " << r.str();
+  }
+  conv_path() = ConvPath::automatic;
+}
+
 TEST(Conv, ShapeErrors) {
   GradScope<double> s;
   auto x = constant(random_tensor({1, 3, 5, 5}, 1));
@@ -136,28 +151,80 @@ TEST(Pool, FastPathAgreesWithGenericLoop) {
   }
 }
 
-TEST(Conv, DirectPathAgreesWithGemmPath) {
-  // Few channels go through the direct loops; force GEMM to compare values and gradients.
+// Values, input and kernel gradients of one convolution through a given path.
+struct PathResult {
+  std::vector<double> y, gx, gw, gb;
+};
+PathResult run_path(ConvPath path, const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, const ConvSpec& sp) {
+  conv_path() = path;
+  GradScope<double> s;
+  auto xv = variable(x), wv = variable(w), bv = variable(b);
+  auto y = conv(xv, wv, bv, sp);
+  s.backward(sum(y * y));
+  conv_path() = ConvPath::automatic;
+  return {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
+          std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
+}
+void expect_same(const PathResult& a, const PathResult& r, const std::string& what) {
+  ASSERT_EQ(a.y.size(), r.y.size()) << what;
+  for (size_t i = 0; i < a.y.size(); ++i) ASSERT_NEAR(a.y[i], r.y[i], 1e-12) << what << " value " << i;
+  for (size_t i = 0; i < a.gx.size(); ++i) ASSERT_NEAR(a.gx[i], r.gx[i], 1e-11) << what << " d/dx " << i;
+  for (size_t i = 0; i < a.gw.size(); ++i) ASSERT_NEAR(a.gw[i], r.gw[i], 1e-10) << what << " d/dw " << i;
+  for (size_t i = 0; i < a.gb.size(); ++i) ASSERT_NEAR(a.gb[i], r.gb[i], 1e-10) << what << " d/db " << i;
+}
+
+TEST(Conv, EveryPathAgrees) {
+  // Direct loops, im2col and the shifted grid: same values and gradients for every case
+  // (the shifted grid falls back to im2col on strided cases), with one and several channels.
+  // Also with the fused ReLU, checked against the direct loops followed by a separate relu.
   uint64_t seed = 300;
-  for (const auto& c : kCases)
-    for (Padding p : {Padding::valid, Padding::same, Padding::periodic}) {
-      auto x = random_tensor(shape(2, 1, c.n), seed++);
-      auto w = random_tensor(shape(2, 1, std::vector<int64_t>(static_cast<size_t>(c.dims), c.k)), seed++);
-      auto b = random_tensor({2}, seed++);
-      std::vector<double> vals[2], gx[2], gw[2];
-      for (int path = 0; path < 2; ++path) {
-        conv_path() = path ? ConvPath::gemm : ConvPath::automatic;
-        GradScope<double> s;
-        auto xv = variable(x), wv = variable(w), bv = variable(b);
-        auto y = conv(xv, wv, bv, spec(c, p));
-        s.backward(sum(y * y));
-        vals[path] = y.value().to_vector();
-        gx[path].assign(xv.grad().begin(), xv.grad().end());
-        gw[path].assign(wv.grad().begin(), wv.grad().end());
-      }
-      conv_path() = ConvPath::automatic;
-      for (size_t i = 0; i < vals[0].size(); ++i) ASSERT_NEAR(vals[0][i], vals[1][i], 1e-12);
-      for (size_t i = 0; i < gx[0].size(); ++i) ASSERT_NEAR(gx[0][i], gx[1][i], 1e-11);
-      for (size_t i = 0; i < gw[0].size(); ++i) ASSERT_NEAR(gw[0][i], gw[1][i], 1e-10);
+  for (bool fused : {false, true})
+    for (int64_t cin : {1, 3})
+      for (const auto& c : kCases)
+        for (Padding p : {Padding::valid, Padding::same, Padding::periodic}) {
+          auto x = random_tensor(shape(2, cin, c.n), seed++);
+          auto w = random_tensor(shape(2, cin, std::vector<int64_t>(static_cast<size_t>(c.dims), c.k)), seed++);
+          auto b = random_tensor({2}, seed++);
+          ConvSpec sp = spec(c, p);
+          sp.relu = fused;
+          PathResult ref;
+          {
+            conv_path() = ConvPath::direct;
+            GradScope<double> s;
+            auto xv = variable(x), wv = variable(w), bv = variable(b);
+            auto y = conv(xv, wv, bv, spec(c, p));
+            if (fused) y = relu(y);
+            s.backward(sum(y * y));
+            conv_path() = ConvPath::automatic;
+            ref = {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
+                   std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
+          }
+          const std::string what = std::to_string(c.dims) + "-d k" + std::to_string(c.k) + " s" + std::to_string(c.stride) + " d" +
+                                   std::to_string(c.dilation) + " padding " + std::to_string(static_cast<int>(p)) + " cin " +
+                                   std::to_string(cin) + (fused ? " relu" : "");
+          expect_same(run_path(ConvPath::direct, x, w, b, sp), ref, what + " direct");
+          expect_same(run_path(ConvPath::im2col, x, w, b, sp), ref, what + " im2col");
+          expect_same(run_path(ConvPath::shifted, x, w, b, sp), ref, what + " shifted");
+        }
+}
+
+TEST(Conv, ShiftedGridSplitsAcrossThreadsAndChunks) {
+  // Large enough to be chunked and split over two threads (samples 0-2 and 3-6): the same
+  // values and gradients as the direct loops on one thread.
+  using trusty::core::kernels::parallel_threads;
+  using trusty::core::kernels::set_parallel_threads;
+  const int before = parallel_threads();
+  for (Padding p : {Padding::valid, Padding::same, Padding::periodic})
+    for (int dims : {2, 3}) {
+      std::vector<int64_t> n(static_cast<size_t>(dims), dims == 2 ? 23 : 9);
+      auto x = random_tensor(shape(7, 16, n), 40 + dims);
+      auto w = random_tensor(shape(24, 16, std::vector<int64_t>(static_cast<size_t>(dims), 3)), 50 + dims);
+      auto b = random_tensor({24}, 60);
+      ConvSpec sp{.dims = dims, .padding = p, .relu = dims == 2};
+      set_parallel_threads(1);
+      const auto ref = run_path(ConvPath::direct, x, w, b, sp);
+      set_parallel_threads(2);
+      expect_same(run_path(ConvPath::shifted, x, w, b, sp), ref, std::to_string(dims) + "-d padding " + std::to_string(static_cast<int>(p)));
     }
+  set_parallel_threads(before);
 }

@@ -3,7 +3,7 @@
 //
 // Padding: valid (none), same (zeros; output size ceil(n / stride)), periodic (indices wrap
 // around: simulation boxes are periodic; output size as same). Forward and backward run
-// through im2col + GEMM; conv_naive is the direct loop they are tested against.
+// through GEMMs (see ConvPath); conv_naive is the direct loop they are tested against.
 #pragma once
 #include <array>
 #include <string>
@@ -20,6 +20,7 @@ struct ConvSpec {
   std::array<int64_t, 3> stride{1, 1, 1};
   std::array<int64_t, 3> dilation{1, 1, 1};
   Padding padding = Padding::valid;
+  bool relu = false;  // fused ReLU: max(conv, 0) in one pass, its gradient masked by output > 0
 };
 
 // x [B, Cin, *n], w [Cout, Cin, *k], b [Cout] (or none) -> [B, Cout, *out].
@@ -30,8 +31,10 @@ template <class T> Var<T> conv(const Var<T>& x, const Var<T>& w, const ConvSpec&
 template <class T> Tensor<T> conv_naive(const Tensor<T>& x, const Tensor<T>& w, const ConvSpec& spec);
 
 // Which implementation conv uses (tests compare them): automatic picks the direct loops
-// for few channels (Cin·Cout <= 4) and im2col + GEMM otherwise.
-enum class ConvPath { automatic, gemm };
+// for few channels (Cin·Cout <= 4), the shifted grid (im2col of contiguous shifted rows of a
+// padded copy, chunked to stay in cache) for unit strides, and classic im2col + GEMM
+// otherwise. Forcing shifted on a strided convolution falls back to im2col.
+enum class ConvPath { automatic, direct, im2col, shifted };
 ConvPath& conv_path();  // thread-local
 
 // Output spatial size along one axis.

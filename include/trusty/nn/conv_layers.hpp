@@ -15,6 +15,7 @@ struct ConvOptions {
   int64_t stride = 1, dilation = 1;
   core::Padding padding = core::Padding::valid;
   bool bias = true;
+  bool relu = false;  // ReLU fused into the convolution (one pass, no separate activation node)
   InitSpec weight_init{Init::he_normal};  // fan-in = in_channels · kernel volume
 };
 
