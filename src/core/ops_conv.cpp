@@ -287,6 +287,8 @@ struct Shifted {
   const int64_t* row_src = nullptr;  // [rows] input offset of a grid row's axes before the last, or -1 (padding)
   const int64_t* row_out = nullptr;  // [rows] output offset of the row, or -1 (not an output row)
   const int64_t* col_src = nullptr;  // [len] input index along the last axis, or -1 (padding)
+  const int64_t* runs = nullptr;     // [2 · nruns] (first row, rows): the output rows of a sample, as contiguous runs
+  int64_t nruns = 0;
 };
 
 template <class Alloc>
@@ -331,6 +333,16 @@ Shifted shifted_grid(const Geometry& g, Alloc&& alloc) {
     row_src[r] = in_off;
     row_out[r] = out_off;
   }
+  int64_t nruns = 0;
+  for (int64_t r = 0; r < s.rows; ++r) nruns += row_out[r] >= 0 && (r == 0 || row_out[r - 1] < 0);
+  int64_t* runs = alloc(2 * nruns);
+  for (int64_t r = 0, i = -1; r < s.rows; ++r) {
+    if (row_out[r] < 0) continue;
+    if (r == 0 || row_out[r - 1] < 0) runs[2 * ++i] = r, runs[2 * i + 1] = 0;
+    ++runs[2 * i + 1];
+  }
+  s.runs = runs;
+  s.nruns = nruns;
   int64_t* off = alloc(g.k_size);
   int64_t max_off = 0;
   for (int64_t t = 0; t < g.k_size; ++t) {
@@ -391,31 +403,53 @@ void shifted_unpack_add(const Geometry& g, const Shifted& s, const T* dxp, T* gx
     }
 }
 
-// cols[Cin·K, n] = the grid shifted by each tap, grid positions [p0, p0 + n).
+// A chunk: output rows of the grid, as runs of consecutive global rows (b · rows + r).
+struct Run {
+  int64_t row, count;
+};
+struct Chunk {
+  const Run* runs;
+  int64_t nruns, rows;
+};
+
+// cols[Cin·K, n] = the grid shifted by each tap, at the chunk's positions.
 template <class T>
-void shifted_im2col(const Geometry& g, const Shifted& s, const T* xp, int64_t p0, int64_t n, T* cols) {
+void shifted_im2col(const Geometry& g, const Shifted& s, const T* xp, const Chunk& ch, T* cols) {
+  const int64_t n = ch.rows * s.len;
   for (int64_t c = 0; c < g.cin; ++c)
-    for (int64_t t = 0; t < g.k_size; ++t)
-      std::memcpy(cols + (c * g.k_size + t) * n, xp + c * s.NP + p0 + s.off[t], static_cast<size_t>(n) * sizeof(T));
+    for (int64_t t = 0; t < g.k_size; ++t) {
+      T* dst = cols + (c * g.k_size + t) * n;
+      const T* src = xp + c * s.NP + s.off[t];
+      for (int64_t i = 0; i < ch.nruns; ++i) {
+        const int64_t m = ch.runs[i].count * s.len;
+        std::memcpy(dst, src + ch.runs[i].row * s.len, static_cast<size_t>(m) * sizeof(T));
+        dst += m;
+      }
+    }
 }
 
 // Work buffers for one thread's share of a shifted convolution.
 template <class T>
 struct ShiftedScratch {
   T *cols, *out, *dcols, *gw, *gb;  // gw, gb: the second thread's own gradient sums
+  Run* runs;
 };
 
 template <class T>
 ShiftedScratch<T> shifted_scratch(Tape<T>& tape, const Geometry& g, const Shifted& s, bool second) {
   const int64_t n = s.chunk_rows * s.len, CK = g.cin * g.k_size;
-  return {tape.alloc(CK * n), tape.alloc(g.cout * n), tape.alloc(CK * n), second ? tape.alloc_zero(g.cout * CK) : nullptr,
-          second ? tape.alloc_zero(g.cout) : nullptr};
+  return {tape.alloc(CK * n),
+          tape.alloc(g.cout * n),
+          tape.alloc(CK * n),
+          second ? tape.alloc_zero(g.cout * CK) : nullptr,
+          second ? tape.alloc_zero(g.cout) : nullptr,
+          tape.template alloc_array<Run>(s.chunk_rows)};
 }
 
-// Runs f(first grid row, rows, end row of this thread, scratch) over chunks of grid rows, on
-// two threads when the work is large: each thread owns whole samples (so col2im never
-// crosses between them). Returns the second thread's scratch (its gradient sums are added
-// by the caller; null when there was no second thread).
+// Runs f(chunk, end row of this thread, scratch) over chunks of at most chunk_rows output
+// rows (rows that are not outputs are skipped), on two threads when the work is large: each
+// thread owns whole samples (so col2im never crosses between them). Returns the second
+// thread's scratch (its gradient sums are added by the caller; null when there was none).
 template <class T, class F>
 ShiftedScratch<T> shifted_chunks(Tape<T>& tape, const Geometry& g, const Shifted& s, bool with_gw, F&& f) {
   const int64_t work = g.batch * s.P * g.cin * g.k_size * std::max<int64_t>(g.cout / 8, 1);
@@ -425,24 +459,46 @@ ShiftedScratch<T> shifted_chunks(Tape<T>& tape, const Geometry& g, const Shifted
   kernels::parallel_for(g.batch, split ? work : 0, [&](int64_t b0, int64_t b1) {
     ShiftedScratch<T>& my = sc[b0 == 0 ? 0 : 1];
     const int64_t end = b1 * s.rows;
-    for (int64_t r0 = b0 * s.rows; r0 < end; r0 += s.chunk_rows) f(r0, std::min(s.chunk_rows, end - r0), end, my);
+    Chunk ch{my.runs, 0, 0};
+    for (int64_t b = b0; b < b1; ++b)
+      for (int64_t i = 0; i < s.nruns; ++i) {
+        int64_t r = b * s.rows + s.runs[2 * i], left = s.runs[2 * i + 1];
+        while (left > 0) {
+          const int64_t take = std::min(left, s.chunk_rows - ch.rows);
+          my.runs[ch.nruns++] = {r, take};
+          ch.rows += take;
+          r += take;
+          left -= take;
+          if (ch.rows == s.chunk_rows) {
+            f(ch, end, my);
+            ch.nruns = ch.rows = 0;
+          }
+        }
+      }
+    if (ch.rows > 0) f(ch, end, my);
   });
   return sc[1];
+}
+
+// Visits the chunk's rows: f(global row, row index within the chunk).
+template <class F>
+void for_each_row(const Chunk& ch, F&& f) {
+  for (int64_t i = 0, j = 0; i < ch.nruns; ++i)
+    for (int64_t r = ch.runs[i].row; r < ch.runs[i].row + ch.runs[i].count; ++r, ++j) f(r, j);
 }
 
 template <class T>
 void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* bias, bool relu, T* y) {
   auto& tape = Tape<T>::current();
   const int64_t CK = g.cin * g.k_size;
-  shifted_chunks(tape, g, s, false, [&](int64_t r0, int64_t nr, int64_t, ShiftedScratch<T>& sc) {
-    const int64_t n = nr * s.len;
-    shifted_im2col(g, s, xp, r0 * s.len, n, sc.cols);
+  shifted_chunks(tape, g, s, false, [&](const Chunk& ch, int64_t, ShiftedScratch<T>& sc) {
+    const int64_t n = ch.rows * s.len;
+    shifted_im2col(g, s, xp, ch, sc.cols);
     kernels::gemm(false, false, g.cout, n, CK, T(1), w, CK, sc.cols, n, T(0), sc.out, n);
-    for (int64_t r = r0; r < r0 + nr; ++r) {
+    for_each_row(ch, [&](int64_t r, int64_t j) {
       const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
-      if (ro < 0) continue;
       for (int64_t co = 0; co < g.cout; ++co) {
-        const T* src = sc.out + co * n + (r - r0) * s.len;
+        const T* src = sc.out + co * n + j * s.len;
         T* dst = y + (b * g.cout + co) * g.out_size + ro;
         const T bv = bias ? bias[co] : T(0);
         if (relu)
@@ -450,7 +506,7 @@ void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* 
         else
           for (int64_t q = 0; q < s.out_len; ++q) dst[q] = src[q] + bv;
       }
-    }
+    });
   });
 }
 
@@ -460,31 +516,29 @@ void shifted_backward(const Geometry& g, const Shifted& s, const T* xp, const T*
   auto& tape = Tape<T>::current();
   const int64_t CK = g.cin * g.k_size;
   T* dxp = gx ? tape.alloc_zero(g.cin * s.NP) : nullptr;
-  const ShiftedScratch<T> second = shifted_chunks(tape, g, s, gw || gb, [&](int64_t r0, int64_t nr, int64_t end_row, ShiftedScratch<T>& sc) {
-    const int64_t n = nr * s.len, p0 = r0 * s.len;
-    // The output gradient on the grid: zero at positions that are not outputs.
-    for (int64_t r = r0; r < r0 + nr; ++r) {
+  const ShiftedScratch<T> second = shifted_chunks(tape, g, s, gw || gb, [&](const Chunk& ch, int64_t end_row, ShiftedScratch<T>& sc) {
+    const int64_t n = ch.rows * s.len;
+    // The output gradient on the chunk's rows: zero past the last output column.
+    for_each_row(ch, [&](int64_t r, int64_t j) {
       const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
       for (int64_t co = 0; co < g.cout; ++co) {
-        T* dst = sc.out + co * n + (r - r0) * s.len;
+        T* dst = sc.out + co * n + j * s.len;
+        const int64_t at = (b * g.cout + co) * g.out_size + ro;
+        const T* src = gy + at;
         int64_t q = 0;
-        if (ro >= 0) {
-          const int64_t at = (b * g.cout + co) * g.out_size + ro;
-          const T* src = gy + at;
-          if (y)
-            for (const T* yv = y + at; q < s.out_len; ++q) dst[q] = yv[q] > T(0) ? src[q] : T(0);
-          else
-            for (; q < s.out_len; ++q) dst[q] = src[q];
-        }
+        if (y)
+          for (const T* yv = y + at; q < s.out_len; ++q) dst[q] = yv[q] > T(0) ? src[q] : T(0);
+        else
+          for (; q < s.out_len; ++q) dst[q] = src[q];
         for (; q < s.len; ++q) dst[q] = T(0);
       }
-    }
+    });
     if (gb) {
       T* to = sc.gb ? sc.gb : gb;
       for (int64_t co = 0; co < g.cout; ++co) to[co] += row_sum(sc.out + co * n, n);
     }
     if (gw) {
-      shifted_im2col(g, s, xp, p0, n, sc.cols);
+      shifted_im2col(g, s, xp, ch, sc.cols);
       kernels::gemm(false, true, g.cout, CK, n, T(1), sc.out, n, sc.cols, n, T(1), sc.gw ? sc.gw : gw, CK);
     }
     if (dxp) {
@@ -494,11 +548,14 @@ void shifted_backward(const Geometry& g, const Shifted& s, const T* xp, const T*
       const int64_t limit = end_row * s.len;
       for (int64_t c = 0; c < g.cin; ++c)
         for (int64_t t = 0; t < g.k_size; ++t) {
-          const int64_t at = p0 + s.off[t];
-          const int64_t m = std::min(n, limit - at);
-          T* dst = dxp + c * s.NP + at;
           const T* src = sc.dcols + (c * g.k_size + t) * n;
-          for (int64_t j = 0; j < m; ++j) dst[j] += src[j];
+          for (int64_t i = 0; i < ch.nruns; ++i) {
+            const int64_t at = ch.runs[i].row * s.len + s.off[t], len = ch.runs[i].count * s.len;
+            const int64_t m = std::min(len, limit - at);
+            T* dst = dxp + c * s.NP + at;
+            for (int64_t j = 0; j < m; ++j) dst[j] += src[j];
+            src += len;
+          }
         }
     }
   });
