@@ -75,10 +75,9 @@ double cnn(double seconds) {
   d.classes = 10;
   nn::Sequential<float> net;
   net.emplace<nn::Reshape<float>>(std::vector<int64_t>{1, 28, 28});
-  net.emplace<nn::Conv<float>>(1, 32, 3, nn::ConvOptions{.relu = true});
-  net.emplace<nn::Pool<float>>(true, 2, 2);
-  net.emplace<nn::Conv<float>>(32, 64, 3, nn::ConvOptions{.relu = true});
-  net.emplace<nn::Pool<float>>(true, 2, 2);
+  // conv + ReLU + 2x2 max pooling, fused as `trusty train` builds examples/mnist_cnn.toml.
+  net.emplace<nn::Conv<float>>(1, 32, 3, nn::ConvOptions{.relu = true, .pool = 2});
+  net.emplace<nn::Conv<float>>(32, 64, 3, nn::ConvOptions{.relu = true, .pool = 2});
   net.emplace<nn::Flatten<float>>();
   net.emplace<nn::Dropout<float>>(0.3);
   net.emplace<nn::Dense<float>>(1600, 128);

@@ -244,17 +244,32 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
   // Track the sample shape to size dense layers after a flatten.
   std::vector<int64_t> shape = m.input_shape;
   bool flat = false;
-  for (const auto& l : m.layers) {
+  for (size_t i = 0; i < m.layers.size(); ++i) {
+    const auto& l = m.layers[i];
     if (l.type == "conv" || l.type == "multipole_conv") {
       if (flat) throw io::ConfigError("[model] layers: a " + l.type + " layer after flatten/dense");
       // A ReLU is fused into the convolution (same function and gradient, one pass fewer).
+      // So is a max pooling right after it (window = stride, over the same axes) when the
+      // activation is ReLU or none: the full-size output is then never stored.
       nn::ConvOptions o{.dims = l.dims, .stride = l.stride, .dilation = l.dilation, .padding = core::parse_padding(l.padding),
                         .relu = l.activation == "relu"};
-      if (l.type == "conv") net->template emplace<nn::Conv<T>>(shape[0], l.channels, l.kernel, o);
-      else net->template emplace<nn::MultipoleConv<T>>(shape[0], l.channels, l.kernel, l.ell, l.m, o);
+      const int64_t cin = shape[0];
       shape[0] = l.channels;
       for (int d = 0; d < l.dims; ++d)
         shape[static_cast<size_t>(d + 1)] = core::conv_out_size(shape[static_cast<size_t>(d + 1)], l.kernel, l.stride, l.dilation, o.padding);
+      if (i + 1 < m.layers.size()) {
+        const auto& next = m.layers[i + 1];
+        bool fits = next.type == "max_pool" && next.dims == l.dims && (next.stride == 0 || next.stride == next.window) && next.window <= 255 &&
+                    (l.activation == "relu" || l.activation == "identity");
+        for (int d = 0; fits && d < l.dims; ++d) fits = next.window <= shape[static_cast<size_t>(d + 1)];
+        if (fits) {
+          o.pool = next.window;
+          for (int d = 0; d < l.dims; ++d) shape[static_cast<size_t>(d + 1)] /= next.window;
+          ++i;
+        }
+      }
+      if (l.type == "conv") net->template emplace<nn::Conv<T>>(cin, l.channels, l.kernel, o);
+      else net->template emplace<nn::MultipoleConv<T>>(cin, l.channels, l.kernel, l.ell, l.m, o);
       if (l.activation != "identity" && !o.relu) net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
     } else if (l.type == "max_pool" || l.type == "avg_pool") {
       net->template emplace<nn::Pool<T>>(l.type == "max_pool", l.dims, l.window, l.stride);

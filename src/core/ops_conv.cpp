@@ -3,6 +3,10 @@
 // Backward: dW += dOut · colsᵀ, dcols = Wᵀ · dOut scattered back (col2im).
 #include <algorithm>
 #include <cstring>
+#include <type_traits>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <numeric>
 
 #include "trusty/core/conv.hpp"
@@ -10,6 +14,11 @@
 #include "trusty/core/kernels/parallel.hpp"
 
 namespace trusty::core {
+
+bool& fused_pool_reference() {
+  thread_local bool on = false;
+  return on;
+}
 
 ConvPath& conv_path() {
   thread_local ConvPath p = ConvPath::automatic;
@@ -289,12 +298,22 @@ struct Shifted {
   const int64_t* col_src = nullptr;  // [len] input index along the last axis, or -1 (padding)
   const int64_t* runs = nullptr;     // [2 · nruns] (first row, rows): the output rows of a sample, as contiguous runs
   int64_t nruns = 0;
+  // Fused max pooling (window = stride = pool on every axis, 1-d and 2-d): pool_rows grid
+  // rows per window, pooled outputs per row and per channel; rows and columns past the last
+  // whole window are not outputs.
+  int64_t pool = 0, pool_rows = 1, pout_len = 1, pout_size = 1;
 };
 
 template <class Alloc>
-Shifted shifted_grid(const Geometry& g, Alloc&& alloc) {
+Shifted shifted_grid(const Geometry& g, int64_t pool, Alloc&& alloc) {
   Shifted s;
   const int D = g.dims;
+  if (pool > 0) {
+    s.pool = pool;
+    s.pool_rows = D == 2 ? pool : 1;
+    s.pout_len = g.out[static_cast<size_t>(D - 1)] / pool;
+    s.pout_size = s.pout_len * (D == 2 ? g.out[0] / pool : 1);
+  }
   std::array<int64_t, 3> np{1, 1, 1}, in_stride{1, 1, 1}, out_stride{1, 1, 1}, grid_stride{1, 1, 1};
   for (int d = D - 1; d >= 0; --d) {
     const auto u = static_cast<size_t>(d);
@@ -328,7 +347,8 @@ Shifted shifted_grid(const Geometry& g, Alloc&& alloc) {
       rest /= np[u];
       const int64_t i = src(u, q);
       if (in_off >= 0) in_off = i < 0 ? -1 : in_off + i * in_stride[u];
-      if (out_off >= 0) out_off = q >= g.out[u] ? -1 : out_off + q * out_stride[u];
+      const int64_t used = pool > 0 ? g.out[u] / pool * pool : g.out[u];  // pooling drops a partial window
+      if (out_off >= 0) out_off = q >= used ? -1 : out_off + q * out_stride[u];
     }
     row_src[r] = in_off;
     row_out[r] = out_off;
@@ -362,7 +382,7 @@ Shifted shifted_grid(const Geometry& g, Alloc&& alloc) {
   s.NP = g.batch * s.P + max_off;  // slack: the last rows' garbage columns read past the grid
   // Chunks of grid rows whose im2col block (Cin·K rows) stays near 64k elements (L2).
   const int64_t target = std::max<int64_t>(s.len, (int64_t{1} << 16) / std::max<int64_t>(g.cin * g.k_size, 1));
-  s.chunk_rows = std::max<int64_t>(1, target / s.len);
+  s.chunk_rows = std::max<int64_t>(s.pool_rows, target / s.len / s.pool_rows * s.pool_rows);  // whole pooling windows
   return s;
 }
 
@@ -487,14 +507,100 @@ void for_each_row(const Chunk& ch, F&& f) {
     for (int64_t r = ch.runs[i].row; r < ch.runs[i].row + ch.runs[i].count; ++r, ++j) f(r, j);
 }
 
+// Fused max pooling of one chunk: windows of pool_rows rows starting at chunk row j (grid
+// row r) -> the pooled outputs (bias added and ReLU applied after the maximum: both are
+// monotone) and the argmax within each window (a · pool + e). The first maximum wins and a
+// NaN wins, as in max_pool.
+// (Locals, not the structs' fields, in the loop: the uint8_t stores may alias anything.)
+template <class T, int64_t W, int64_t R>  // W, R > 0: compile-time window and rows per window
+void pool_window_loop(const T* __restrict src, int64_t len, int64_t n_out, int64_t w_rt, int64_t rows_rt, T bv, bool relu,
+                      T* __restrict y, uint8_t* __restrict arg) {
+  const int64_t w = W > 0 ? W : w_rt, rows = R > 0 ? R : rows_rt;
+  for (int64_t p = 0; p < n_out; ++p) {
+    T best = src[p * w];
+    int64_t bi = 0;
+    for (int64_t a = 0; a < rows; ++a)
+      for (int64_t e = 0; e < w; ++e) {
+        const T v = src[a * len + p * w + e];
+        const bool take = v > best || v != v;
+        best = take ? v : best;
+        bi = take ? a * w + e : bi;
+      }
+    best += bv;
+    y[p] = relu ? std::max(best, T(0)) : best;
+    arg[p] = static_cast<uint8_t>(bi);
+  }
+}
+
+#if defined(__AVX512F__)
+// The 2×2 window on float, 16 outputs at a time: even and odd columns of both rows split by
+// one permute each, then the same compare-and-select chain as the scalar loop (the reference
+// it is tested against): first maximum wins, NaN wins; the ReLU keeps NaN as std::max does.
+void pool_window_2x2_avx512(const float* src, int64_t len, int64_t n_out, float bv, bool relu, float* y, uint8_t* arg) {
+  const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+  const __m512i odd = _mm512_add_epi32(even, _mm512_set1_epi32(1));
+  const __m512 bias = _mm512_set1_ps(bv), zero = _mm512_setzero_ps();
+  for (int64_t p = 0; p < n_out; p += 16) {
+    const int64_t rem = std::min<int64_t>(16, n_out - p), m2 = 2 * rem;
+    const __mmask16 lo = static_cast<__mmask16>(m2 >= 16 ? 0xFFFF : (1u << m2) - 1);
+    const __mmask16 hi = static_cast<__mmask16>(m2 > 16 ? (1u << (m2 - 16)) - 1 : 0);
+    const __mmask16 out = static_cast<__mmask16>(rem == 16 ? 0xFFFF : (1u << rem) - 1);
+    const float* r0 = src + 2 * p;
+    const float* r1 = r0 + len;
+    const __m512 a0 = _mm512_maskz_loadu_ps(lo, r0), a1 = _mm512_maskz_loadu_ps(hi, r0 + 16);
+    const __m512 b0 = _mm512_maskz_loadu_ps(lo, r1), b1 = _mm512_maskz_loadu_ps(hi, r1 + 16);
+    const __m512 v[4] = {_mm512_permutex2var_ps(a0, even, a1), _mm512_permutex2var_ps(a0, odd, a1), _mm512_permutex2var_ps(b0, even, b1),
+                         _mm512_permutex2var_ps(b0, odd, b1)};
+    __m512 best = v[0];
+    __m512i bi = _mm512_setzero_si512();
+    for (int k = 1; k < 4; ++k) {
+      const __mmask16 take = _mm512_cmp_ps_mask(v[k], best, _CMP_GT_OQ) | _mm512_cmp_ps_mask(v[k], v[k], _CMP_UNORD_Q);
+      best = _mm512_mask_mov_ps(best, take, v[k]);
+      bi = _mm512_mask_mov_epi32(bi, take, _mm512_set1_epi32(k));
+    }
+    best = _mm512_add_ps(best, bias);
+    if (relu) best = _mm512_max_ps(zero, best);  // NaN stays NaN (max returns its second operand)
+    _mm512_mask_storeu_ps(y + p, out, best);
+    _mm512_mask_cvtepi32_storeu_epi8(arg + p, out, bi);
+  }
+}
+#endif
+
 template <class T>
-void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* bias, bool relu, T* y) {
+void pool_rows_forward(const Geometry& g, const Shifted& s, const T* out, int64_t n, int64_t r, int64_t j, const T* bias, bool relu,
+                       T* y, uint8_t* arg) {
+  const int64_t b = r / s.rows, pr = g.dims == 2 ? (r % s.rows) / s.pool : 0, w = s.pool, rows = s.pool_rows, len = s.len;
+  const int64_t n_out = s.pout_len, cout = g.cout, pout_size = s.pout_size;
+  for (int64_t co = 0; co < cout; ++co) {
+    const T* src = out + co * n + j * len;
+    const int64_t at = (b * cout + co) * pout_size + pr * n_out;
+    const T bv = bias ? bias[co] : T(0);
+#if defined(__AVX512F__)
+    if constexpr (std::is_same_v<T, float>)
+      if (w == 2 && rows == 2 && !fused_pool_reference()) {
+        pool_window_2x2_avx512(src, len, n_out, bv, relu, y + at, arg + at);
+        continue;
+      }
+#endif
+    if (w == 2 && rows == 2) pool_window_loop<T, 2, 2>(src, len, n_out, w, rows, bv, relu, y + at, arg + at);
+    else pool_window_loop<T, 0, 0>(src, len, n_out, w, rows, bv, relu, y + at, arg + at);
+  }
+}
+
+template <class T>
+void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* bias, bool relu, T* y, uint8_t* arg) {
   auto& tape = Tape<T>::current();
   const int64_t CK = g.cin * g.k_size;
   shifted_chunks(tape, g, s, false, [&](const Chunk& ch, int64_t, ShiftedScratch<T>& sc) {
     const int64_t n = ch.rows * s.len;
     shifted_im2col(g, s, xp, ch, sc.cols);
     kernels::gemm(false, false, g.cout, n, CK, T(1), w, CK, sc.cols, n, T(0), sc.out, n);
+    if (s.pool) {
+      for_each_row(ch, [&](int64_t r, int64_t j) {
+        if (j % s.pool_rows == 0) pool_rows_forward(g, s, sc.out, n, r, j, bias, relu, y, arg);
+      });
+      return;
+    }
     for_each_row(ch, [&](int64_t r, int64_t j) {
       const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
       for (int64_t co = 0; co < g.cout; ++co) {
@@ -512,12 +618,30 @@ void shifted_forward(const Geometry& g, const Shifted& s, const T* xp, const T* 
 
 // y: the (ReLU) output when the ReLU is fused (its gradient is masked by y > 0), else null.
 template <class T>
-void shifted_backward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* gy, const T* y, T* gx, T* gw, T* gb) {
+void shifted_backward(const Geometry& g, const Shifted& s, const T* xp, const T* w, const T* gy, const T* y, const uint8_t* arg,
+                      T* gx, T* gw, T* gb) {
   auto& tape = Tape<T>::current();
   const int64_t CK = g.cin * g.k_size;
   T* dxp = gx ? tape.alloc_zero(g.cin * s.NP) : nullptr;
   const ShiftedScratch<T> second = shifted_chunks(tape, g, s, gw || gb, [&](const Chunk& ch, int64_t end_row, ShiftedScratch<T>& sc) {
     const int64_t n = ch.rows * s.len;
+    if (s.pool) {
+      // Each pooled output's gradient goes to its window's argmax (zero where the ReLU was off).
+      std::fill(sc.out, sc.out + g.cout * n, T(0));
+      for_each_row(ch, [&](int64_t r, int64_t j) {
+        if (j % s.pool_rows) return;
+        const int64_t b = r / s.rows, pr = g.dims == 2 ? (r % s.rows) / s.pool : 0;
+        for (int64_t co = 0; co < g.cout; ++co) {
+          T* dst = sc.out + co * n + j * s.len;
+          const int64_t at = (b * g.cout + co) * s.pout_size + pr * s.pout_len;
+          for (int64_t p = 0; p < s.pout_len; ++p) {
+            if (y && !(y[at + p] > T(0))) continue;
+            const int64_t a = arg[at + p] / s.pool, e = arg[at + p] % s.pool;
+            dst[a * s.len + p * s.pool + e] = gy[at + p];
+          }
+        }
+      });
+    } else
     // The output gradient on the chunk's rows: zero past the last output column.
     for_each_row(ch, [&](int64_t r, int64_t j) {
       const int64_t b = r / s.rows, ro = s.row_out[r % s.rows];
@@ -584,12 +708,13 @@ struct ConvNode final : Node<T> {
   T* xp;       // shifted path: the padded input [Cin, NP]
   T* cols;     // im2col path: [Cin·K, B·L], kept for dW
   bool relu;   // fused ReLU on the output
+  uint8_t* arg;  // fused max pooling (shifted path): each output's argmax within its window
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
     const T* gy = this->grad;
     T* gb = b ? b->grad : nullptr;
     if (path == ConvPath::shifted) {
-      shifted_backward(g, s, xp, w->val, gy, relu ? this->val : nullptr, x->grad, w->grad, gb);
+      shifted_backward(g, s, xp, w->val, gy, relu ? this->val : nullptr, arg, x->grad, w->grad, gb);
       return;
     }
     if (relu) {  // the gradient through max(·, 0), from the tape's arena
@@ -626,14 +751,27 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   Geometry g = geometry(x.shape(), w.shape(), spec, alloc_index);
   if (b && (b->rank() != 1 || b->dim(0) != g.cout))
     throw std::invalid_argument("conv: bias " + b->shape().str() + " for " + std::to_string(g.cout) + " output channels");
+  const ConvPath path = choose_path(g);
+  if (spec.pool > 0) {
+    for (int d = 0; d < g.dims; ++d)
+      if (spec.pool > g.out[static_cast<size_t>(d)] || spec.pool > 255)
+        throw std::invalid_argument("conv: fused max pooling window " + std::to_string(spec.pool) + " does not fit the convolution's output " +
+                                    std::to_string(g.out[static_cast<size_t>(d)]) + " along axis " + std::to_string(d));
+    if (path != ConvPath::shifted || g.dims > 2) {  // fused only there: otherwise the two ops
+      ConvSpec unpooled = spec;
+      unpooled.pool = 0;
+      return max_pool(conv_impl(x, w, b, unpooled), g.dims, spec.pool);
+    }
+  }
   std::vector<int64_t> od = {g.batch, g.cout};
-  for (int d = 0; d < g.dims; ++d) od.push_back(g.out[static_cast<size_t>(d)]);
+  for (int d = 0; d < g.dims; ++d) od.push_back(g.out[static_cast<size_t>(d)] / std::max<int64_t>(spec.pool, 1));
   const bool grad = x.requires_grad() || w.requires_grad() || (b && b->requires_grad());
   auto* node = tape.template make<ConvNode<T>>(Shape(std::span<const int64_t>(od)), grad, "conv");
   node->in = {x.node(), w.node(), b ? b->node() : nullptr};
   node->g = g;
-  node->path = choose_path(g);
+  node->path = path;
   node->xp = node->cols = nullptr;
+  node->arg = nullptr;
   node->relu = spec.relu;
   const Geometry& G = node->g;
   const T* bias = b ? b->data() : nullptr;
@@ -647,11 +785,12 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
     return finish();
   }
   if (node->path == ConvPath::shifted) {
-    node->s = shifted_grid(G, alloc_index);
+    node->s = shifted_grid(G, spec.pool, alloc_index);
+    if (spec.pool > 0) node->arg = tape.template alloc_array<uint8_t>(node->n);
     node->xp = tape.alloc(G.cin * node->s.NP);
     kernels::parallel_for(G.batch, G.batch * G.cin * node->s.P,
                           [&](int64_t b0, int64_t b1) { shifted_pack(G, node->s, x.data(), node->xp, b0, b1); });
-    shifted_forward(G, node->s, node->xp, w.data(), bias, spec.relu, node->val);
+    shifted_forward(G, node->s, node->xp, w.data(), bias, spec.relu, node->val, node->arg);
     return tape.record(node);
   }
   const int64_t CK = G.cin * G.k_size, L = G.out_size, BL = G.batch * L;

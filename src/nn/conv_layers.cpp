@@ -17,6 +17,7 @@ ConvSpec to_spec(const ConvOptions& o) {
   s.dilation = {o.dilation, o.dilation, o.dilation};
   s.padding = o.padding;
   s.relu = o.relu;
+  s.pool = o.pool;
   return s;
 }
 std::vector<int64_t> kernel_shape(int64_t cout, int64_t cin, int64_t k, int dims) {
@@ -56,6 +57,7 @@ std::string Conv<T>::describe() const {
   if (opt_.stride > 1) os << ", stride " << opt_.stride;
   if (opt_.dilation > 1) os << ", dilation " << opt_.dilation;
   if (opt_.relu) os << ", fused ReLU";
+  if (opt_.pool) os << ", fused max-pool " << opt_.pool;
   os << ")";
   return os.str();
 }
@@ -94,6 +96,7 @@ std::string MultipoleConv<T>::describe() const {
   if (opt_.dims == 3) os << ", m=" << m_;
   os << ", " << table_.groups << " free weights per channel pair, " << padding_name(opt_.padding);
   if (opt_.relu) os << ", fused ReLU";
+  if (opt_.pool) os << ", fused max-pool " << opt_.pool;
   os << ")";
   return os.str();
 }

@@ -2,6 +2,9 @@
 // checks for every padding mode in 1, 2 and 3 dimensions.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+
 #include "test_util.hpp"
 #include "trusty/core.hpp"
 #include "trusty/core/conv.hpp"
@@ -227,4 +230,94 @@ TEST(Conv, ShiftedGridSplitsAcrossThreadsAndChunks) {
       expect_same(run_path(ConvPath::shifted, x, w, b, sp), ref, std::to_string(dims) + "-d padding " + std::to_string(static_cast<int>(p)));
     }
   set_parallel_threads(before);
+}
+
+// conv (+ReLU) then max_pool as separate ops on the direct path: the reference for fusion.
+PathResult composed(const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, ConvSpec sp) {
+  const int64_t pool = sp.pool;
+  const bool fused_relu = sp.relu;
+  sp.pool = 0;
+  sp.relu = false;
+  conv_path() = ConvPath::direct;
+  GradScope<double> s;
+  auto xv = variable(x), wv = variable(w), bv = variable(b);
+  auto y = conv(xv, wv, bv, sp);
+  if (fused_relu) y = relu(y);
+  y = max_pool(y, sp.dims, pool);
+  s.backward(sum(y * y));
+  conv_path() = ConvPath::automatic;
+  return {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
+          std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
+}
+
+TEST(Conv, FusedMaxPoolEqualsSeparateOps) {
+  // Odd output sizes (a partial window dropped), windows 2 and 3, with and without the
+  // ReLU, every padding, 1-, 2- and 3-d (3-d runs the two ops), on one and two threads.
+  using trusty::core::kernels::parallel_threads;
+  using trusty::core::kernels::set_parallel_threads;
+  const int before = parallel_threads();
+  uint64_t seed = 700;
+  for (int threads : {1, 2})
+    for (int dims : {1, 2, 3})
+      for (int64_t pool : {2, 3})
+        for (bool fused_relu : {false, true})
+          for (Padding p : {Padding::valid, Padding::same, Padding::periodic}) {
+            set_parallel_threads(threads);
+            const int64_t side = dims == 3 ? 7 : (threads == 2 ? 21 : 11);
+            auto x = random_tensor(shape(threads == 2 ? 6 : 2, 5, std::vector<int64_t>(static_cast<size_t>(dims), side)), seed++);
+            auto w = random_tensor(shape(threads == 2 ? 16 : 3, 5, std::vector<int64_t>(static_cast<size_t>(dims), 3)), seed++);
+            auto b = random_tensor({threads == 2 ? 16 : 3}, seed++);
+            ConvSpec sp{.dims = dims, .padding = p, .relu = fused_relu, .pool = pool};
+            const std::string what = std::to_string(dims) + "-d pool " + std::to_string(pool) + (fused_relu ? " relu" : "") + " padding " +
+                                     std::to_string(static_cast<int>(p)) + " threads " + std::to_string(threads);
+            expect_same(run_path(ConvPath::automatic, x, w, b, sp), composed(x, w, b, sp), what);
+          }
+  set_parallel_threads(before);
+  GradScope<double> s;
+  ConvSpec too_big{.dims = 2, .pool = 4};
+  EXPECT_THROW(conv(constant(random_tensor({1, 1, 5, 5}, 1)), constant(random_tensor({2, 1, 3, 3}, 2)), too_big), std::invalid_argument);
+}
+
+TEST(Conv, FusedMaxPoolGradients) {
+  auto x = random_tensor({2, 3, 8, 7}, 801);
+  auto w = random_tensor({4, 3, 3, 3}, 802);
+  auto b = random_tensor({4}, 803);
+  const ConvSpec sp{.dims = 2, .padding = Padding::same, .relu = true, .pool = 2};
+  auto r = check_gradient([&](Vs v) { return conv(v[0], v[1], v[2], sp); }, {x, w, b});
+  EXPECT_TRUE(r.ok) << r.str();
+}
+
+TEST(Conv, FusedPoolVectorKernelAgreesWithScalarLoop) {
+  // float, 2×2 windows: the AVX-512 kernel (where built) against the scalar loop, with ties,
+  // negative values under the ReLU, a NaN, and output rows of 13 (a partial vector) and 40.
+  for (int64_t side : {28, 82})
+    for (bool fused_relu : {false, true}) {
+      Tensor<float> x(shape(3, 2, {side, side})), w(Shape{5, 2, 3, 3}), b(Shape{5});
+      trusty::core::Rng rng(static_cast<uint64_t>(side) + fused_relu);
+      // Small integers everywhere: the convolution's outputs are exact and tie often.
+      for (auto& v : x.span()) v = static_cast<float>(rng.below(3));
+      for (auto& v : w.span()) v = static_cast<float>(rng.below(3)) - 1;
+      for (auto& v : b.span()) v = static_cast<float>(rng.below(3)) - 1;
+      x.span()[100] = std::numeric_limits<float>::quiet_NaN();
+      const ConvSpec sp{.dims = 2, .relu = fused_relu, .pool = 2};
+      std::vector<float> y[2], gx[2], gw[2];
+      for (int ref = 0; ref < 2; ++ref) {
+        fused_pool_reference() = ref == 1;
+        GradScope<float> s;
+        auto xv = variable(x), wv = variable(w);
+        auto out = conv(xv, wv, variable(b), sp);
+        s.backward(sum(out));
+        y[ref] = out.value().to_vector();
+        gx[ref].assign(xv.grad().begin(), xv.grad().end());
+        gw[ref].assign(wv.grad().begin(), wv.grad().end());
+      }
+      fused_pool_reference() = false;
+      ASSERT_EQ(y[0].size(), y[1].size());
+      for (size_t i = 0; i < y[0].size(); ++i)
+        ASSERT_TRUE(y[0][i] == y[1][i] || (std::isnan(y[0][i]) && std::isnan(y[1][i]))) << i << ": " << y[0][i] << " vs " << y[1][i];
+      for (size_t i = 0; i < gx[0].size(); ++i)
+        ASSERT_TRUE(gx[0][i] == gx[1][i] || (std::isnan(gx[0][i]) && std::isnan(gx[1][i]))) << "d/dx " << i;
+      for (size_t i = 0; i < gw[0].size(); ++i)
+        ASSERT_TRUE(gw[0][i] == gw[1][i] || (std::isnan(gw[0][i]) && std::isnan(gw[1][i]))) << "d/dw " << i;
+    }
 }

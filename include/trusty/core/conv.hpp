@@ -21,6 +21,10 @@ struct ConvSpec {
   std::array<int64_t, 3> dilation{1, 1, 1};
   Padding padding = Padding::valid;
   bool relu = false;  // fused ReLU: max(conv, 0) in one pass, its gradient masked by output > 0
+  // Fused max pooling after the (ReLU) output, window = stride = pool on every spatial axis
+  // (0: none): the same as max_pool(conv(...), dims, pool), without the full-size output.
+  // Fused on the shifted-grid path in 1-d and 2-d; elsewhere conv runs the two ops.
+  int64_t pool = 0;
 };
 
 // x [B, Cin, *n], w [Cout, Cin, *k], b [Cout] (or none) -> [B, Cout, *out].
@@ -36,6 +40,9 @@ template <class T> Tensor<T> conv_naive(const Tensor<T>& x, const Tensor<T>& w, 
 // otherwise. Forcing shifted on a strided convolution falls back to im2col.
 enum class ConvPath { automatic, direct, im2col, shifted };
 ConvPath& conv_path();  // thread-local
+// Forces the fused max pooling through its scalar loop (the reference for the AVX-512 2×2
+// kernel); tests. Thread-local.
+bool& fused_pool_reference();
 
 // Output spatial size along one axis.
 int64_t conv_out_size(int64_t n, int64_t k, int64_t stride, int64_t dilation, Padding p);

@@ -16,6 +16,7 @@ struct ConvOptions {
   core::Padding padding = core::Padding::valid;
   bool bias = true;
   bool relu = false;  // ReLU fused into the convolution (one pass, no separate activation node)
+  int64_t pool = 0;   // max pooling (window = stride) fused after it: no full-size output (0: none)
   InitSpec weight_init{Init::he_normal};  // fan-in = in_channels · kernel volume
 };
 
