@@ -1,6 +1,8 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstdio>
+#include <limits>
 #include <vector>
 
 #include "test_util.hpp"
@@ -38,6 +40,40 @@ TYPED_TEST(Kernels, GemmPathsAgreeWithNaive) {
   }
 }
 
+TYPED_TEST(Kernels, SmallGemmKernelAgreesWithNaive) {
+  // Every row tail (1-3), panel widths of 1-3 vectors and beyond one panel, transposes,
+  // leading dimensions wider than the matrices, beta 0 over a C full of NaN (C not read).
+  using T = TypeParam;
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+  uint64_t seed = 40;
+  for (int64_t m : {1, 2, 3, 4, 7, 100})
+    for (int64_t n : {1, 5, 8, 16, 20, 33, 49, 70})
+      for (int64_t k : {1, 3, 20, 100})
+        for (int ta = 0; ta < 2; ++ta)
+          for (int tb = 0; tb < 2; ++tb)
+            for (T beta : {T(0), T(0.75)}) {
+              const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+              auto A = trusty::test::random_tensor<T>(ta ? Shape{k, lda} : Shape{m, lda}, seed++);
+              auto B = trusty::test::random_tensor<T>(tb ? Shape{n, ldb} : Shape{k, ldb}, seed++);
+              auto C0 = trusty::test::random_tensor<T>({m, ldc}, seed++);
+              if (beta == T(0)) C0.fill(std::numeric_limits<T>::quiet_NaN());
+              Tensor<T> ref = C0.clone(), fast = C0.clone();
+              gemm_naive<T>(ta, tb, m, n, k, T(1.5), A.data(), lda, B.data(), ldb, beta, ref.data(), ldc);
+              const bool ran = gemm_small<T>(ta, tb, m, n, k, T(1.5), A.data(), lda, B.data(), ldb, beta, fast.data(), ldc);
+              if (!ran) GTEST_SKIP() << "no AVX-512 small-GEMM kernel in this build";
+              for (int64_t i = 0; i < m; ++i)
+                for (int64_t j = 0; j < ldc; ++j) {
+                  const T r = ref.data()[i * ldc + j], f = fast.data()[i * ldc + j];
+                  if (j >= n) {  // outside C: untouched
+                    ASSERT_TRUE(r == f || (std::isnan(r) && std::isnan(f))) << m << "x" << n << "x" << k << " column " << j;
+                    continue;
+                  }
+                  ASSERT_NEAR(f, r, tol * std::sqrt(static_cast<double>(k)) * 4)
+                      << m << "x" << n << "x" << k << " ta " << ta << " tb " << tb << " beta " << beta << " at " << i << "," << j;
+                }
+            }
+}
+
 TYPED_TEST(Kernels, VectorMathAgreesWithScalar) {
   using T = TypeParam;
   // Within a few ulp of <cmath>; tails (length not a multiple of the vector width) included.
@@ -55,6 +91,37 @@ TYPED_TEST(Kernels, VectorMathAgreesWithScalar) {
       EXPECT_LE(std::abs(a[i] - b[i]), ulps * std::max<T>(std::abs(b[i]), std::numeric_limits<T>::min()))
           << "f=" << static_cast<int>(f) << " x=" << in[i];
   }
+}
+
+TEST(KernelsTanh, DoubleAccurateEverywhere) {
+  // The inline double tanh against <cmath> on a dense sweep, tiny and huge arguments,
+  // signed zeros, infinities and NaN: within 4 ulp (measured maximum printed).
+  std::vector<double> x;
+  for (int i = -200000; i <= 200000; ++i) x.push_back(i * 1e-4);  // [-20, 20]
+  for (double t : {1e-300, 4.9e-324, 1e-16, 1e-8, 0.3465, 0.3466, 0.3467, 18.0, 19.06, 25.0, 40.0, 41.0, 700.0, 1e300})
+    x.insert(x.end(), {t, -t});
+  x.insert(x.end(), {0.0, -0.0, std::numeric_limits<double>::infinity(), -std::numeric_limits<double>::infinity(),
+                     std::numeric_limits<double>::quiet_NaN()});
+  std::vector<double> y(x.size());
+  vmath<double>(VFun::tanh, static_cast<int64_t>(x.size()), x.data(), y.data());
+  double worst = 0;
+  for (size_t i = 0; i < x.size(); ++i) {
+    const double r = std::tanh(x[i]);
+    if (std::isnan(r)) {
+      EXPECT_TRUE(std::isnan(y[i]));
+      continue;
+    }
+    EXPECT_EQ(std::signbit(y[i]), std::signbit(r)) << "x=" << x[i];
+    const double ulp = std::max(std::abs(r) * std::numeric_limits<double>::epsilon(), std::numeric_limits<double>::denorm_min());
+    worst = std::max(worst, std::abs(y[i] - r) / ulp);
+    ASSERT_LE(std::abs(y[i] - r), 4 * ulp) << "x=" << x[i] << " tanh " << y[i] << " vs " << r;
+  }
+  std::printf("max error %.2f ulp\n", worst);
+  // In place (x and y alias), with a length that is not a multiple of the vector width.
+  std::vector<double> z(x.begin(), x.begin() + 37), ref(37);
+  for (size_t i = 0; i < 37; ++i) ref[i] = std::tanh(z[i]);
+  vmath<double>(VFun::tanh, 37, z.data(), z.data());
+  for (size_t i = 0; i < 37; ++i) EXPECT_NEAR(z[i], ref[i], 4e-16 * std::abs(ref[i]));
 }
 
 TYPED_TEST(Kernels, SigmoidSoftplusStableInTails) {

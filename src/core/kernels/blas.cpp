@@ -94,7 +94,7 @@ void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a
     return;
   }
   if (m * n * k < kSmallGemmFlops) {
-    gemm_eigen(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
+    if (!gemm_small(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc)) gemm_eigen(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc);
     return;
   }
   // Large products on 2 threads: split C in two halves (along its longer side) and run

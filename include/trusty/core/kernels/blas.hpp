@@ -1,6 +1,6 @@
 // Matrix products on row-major storage. gemm() dispatches on size: small products go
-// through Eigen's fixed-overhead kernels (per-call cost matters for HMC on small
-// networks), large ones to OpenBLAS cblas_?gemm. gemm_naive() is the reference both are
+// through a register-blocked kernel with no packing (gemm_small; Eigen where it is not
+// built): per-call cost matters for HMC on small networks; large ones to OpenBLAS. gemm_naive() is the reference both are
 // tested against.
 #pragma once
 #include <cstdint>
@@ -26,7 +26,13 @@ template <class T>
 void gemm_eigen(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a,
                 int64_t lda, const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
-// Products with m*n*k below this go to Eigen.
+// The register-blocked small-product kernel (AVX-512 builds; returns false, doing nothing,
+// where it is not built or k = 0).
+template <class T>
+bool gemm_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
+                const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
+
+// Products with m*n*k below this go to the small kernel (or Eigen).
 inline constexpr int64_t kSmallGemmFlops = 64 * 64 * 64;
 
 // Threads for large GEMMs and data-parallel loops (process-wide). OpenBLAS itself is kept

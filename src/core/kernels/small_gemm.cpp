@@ -1,0 +1,143 @@
+// Small matrix products (HMC on small networks: 100×20 · 20×20 and the like), register-
+// blocked for AVX-512: a block of up to 4 rows × 3 vectors of C stays in registers while k
+// streams; A's elements are broadcast straight from memory (so Aᵀ costs nothing: only its
+// strides change); a transposed B is first copied (it is small). No packing, no dispatch
+// overhead beyond one call: Eigen's general kernel packed both operands on every call.
+// gemm_naive is the reference it is tested against.
+#include <algorithm>
+#include <vector>
+
+#include "trusty/core/kernels/blas.hpp"
+
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
+
+namespace trusty::core::kernels {
+
+#if defined(__AVX512F__)
+namespace {
+
+template <class T>
+struct Vec;
+template <>
+struct Vec<double> {
+  using V = __m512d;
+  using M = __mmask8;
+  static constexpr int64_t W = 8;
+  static V zero() { return _mm512_setzero_pd(); }
+  static V set1(double x) { return _mm512_set1_pd(x); }
+  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
+  static void store(M m, double* p, V v) { _mm512_mask_storeu_pd(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
+  static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFF : (1u << n) - 1); }
+};
+template <>
+struct Vec<float> {
+  using V = __m512;
+  using M = __mmask16;
+  static constexpr int64_t W = 16;
+  static V zero() { return _mm512_setzero_ps(); }
+  static V set1(float x) { return _mm512_set1_ps(x); }
+  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
+  static void store(M m, float* p, V v) { _mm512_mask_storeu_ps(p, m, v); }
+  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
+  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
+  static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFFFF : (1u << n) - 1); }
+};
+
+// C[R rows, NV vectors] = alpha · Σ_kk A(i, kk) B(kk, :) + beta · C, A(i, kk) = a[i·ra + kk·ca].
+template <class T, int R, int NV>
+inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
+                  typename Vec<T>::M last) {
+  using X = Vec<T>;
+  typename X::V acc[R][NV];
+  typename X::M msk[NV];
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) acc[r][v] = X::zero();
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; ++v) msk[v] = v == NV - 1 ? last : X::mask(X::W);
+  for (int64_t kk = 0; kk < k; ++kk) {
+    typename X::V bv[NV];
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) bv[v] = X::load(msk[v], b + kk * ldb + v * X::W);
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) {
+      const typename X::V av = X::set1(a[r * ra + kk * ca]);
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = X::fma(av, bv[v], acc[r][v]);
+    }
+  }
+  const typename X::V al = X::set1(alpha), be = X::set1(beta);
+#pragma GCC unroll 4
+  for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+    for (int v = 0; v < NV; ++v) {
+      T* cp = c + r * ldc + v * X::W;
+      typename X::V out = X::mul(al, acc[r][v]);
+      if (beta != T(0)) out = X::fma(be, X::load(msk[v], cp), out);  // beta = 0: C is not read (may hold NaN)
+      X::store(msk[v], cp, out);
+    }
+}
+
+template <class T, int NV>
+void panel(int64_t m, int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
+           typename Vec<T>::M last) {
+  int64_t i = 0;
+  for (; i + 4 <= m; i += 4) block<T, 4, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last);
+  switch (m - i) {
+    case 3: block<T, 3, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
+    case 2: block<T, 2, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
+    case 1: block<T, 1, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
+    default: break;
+  }
+}
+
+}  // namespace
+
+template <class T>
+bool gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+                T* c, int64_t ldc) {
+  using X = Vec<T>;
+  if (m <= 0 || n <= 0) return true;
+  if (k <= 0) return false;  // the caller's general path handles C = beta·C
+  // op(B) must be row-major with unit column stride: copy a transposed B (small) first.
+  thread_local std::vector<T> bt;
+  if (tb) {
+    bt.resize(static_cast<size_t>(k * n));
+    for (int64_t j = 0; j < n; ++j)
+      for (int64_t kk = 0; kk < k; ++kk) bt[static_cast<size_t>(kk * n + j)] = b[j * ldb + kk];
+    b = bt.data();
+    ldb = n;
+  }
+  const int64_t ra = ta ? 1 : lda, ca = ta ? lda : 1;
+  constexpr int64_t P = 3 * X::W;  // columns per panel: 3 vectors
+  for (int64_t j = 0; j < n; j += P) {
+    const int64_t w = std::min(P, n - j);
+    const int64_t nv = (w + X::W - 1) / X::W;
+    const auto last = X::mask(w - (nv - 1) * X::W);
+    if (nv == 3) panel<T, 3>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
+    else if (nv == 2) panel<T, 2>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
+    else panel<T, 1>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
+  }
+  return true;
+}
+
+#else
+
+template <class T>
+bool gemm_small(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, int64_t) {
+  return false;  // no vector kernel in this build: the caller uses Eigen
+}
+
+#endif
+
+template bool gemm_small<float>(bool, bool, int64_t, int64_t, int64_t, float, const float*, int64_t, const float*, int64_t, float, float*,
+                                int64_t);
+template bool gemm_small<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*, int64_t, double,
+                                 double*, int64_t);
+
+}  // namespace trusty::core::kernels
