@@ -41,18 +41,20 @@ TYPED_TEST(Kernels, GemmPathsAgreeWithNaive) {
 }
 
 TYPED_TEST(Kernels, SmallGemmKernelAgreesWithNaive) {
-  // Every row tail (1-3), panel widths of 1-3 vectors and beyond one panel, transposes,
-  // leading dimensions wider than the matrices, beta 0 over a C full of NaN (C not read).
+  // Every row tail (1-3), panel widths of 1-3 vectors and beyond one panel, the few-column
+  // paths (matrix-vector, transposed product), transposes, tight and wide leading
+  // dimensions, beta 0 over a C full of NaN (C not read).
   using T = TypeParam;
   const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
   uint64_t seed = 40;
   for (int64_t m : {1, 2, 3, 4, 7, 100})
-    for (int64_t n : {1, 5, 8, 16, 20, 33, 49, 70})
+    for (int64_t n : {1, 2, 3, 4, 5, 8, 16, 20, 33, 49, 70})
       for (int64_t k : {1, 3, 20, 100})
         for (int ta = 0; ta < 2; ++ta)
           for (int tb = 0; tb < 2; ++tb)
             for (T beta : {T(0), T(0.75)}) {
-              const int64_t lda = (ta ? m : k) + 3, ldb = (tb ? k : n) + 2, ldc = n + 5;
+              const int64_t pad = seed % 2 ? 0 : 3;  // tight and wide leading dimensions (n = 1, ldb = 1: a contiguous column)
+              const int64_t lda = (ta ? m : k) + pad, ldb = (tb ? k : n) + pad, ldc = n + 5;
               auto A = trusty::test::random_tensor<T>(ta ? Shape{k, lda} : Shape{m, lda}, seed++);
               auto B = trusty::test::random_tensor<T>(tb ? Shape{n, ldb} : Shape{k, ldb}, seed++);
               auto C0 = trusty::test::random_tensor<T>({m, ldc}, seed++);

@@ -32,6 +32,7 @@ struct Vec<double> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
   static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFF : (1u << n) - 1); }
+  static double sum(V v) { return _mm512_reduce_add_pd(v); }
 };
 template <>
 struct Vec<float> {
@@ -45,6 +46,7 @@ struct Vec<float> {
   static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
   static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
   static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFFFF : (1u << n) - 1); }
+  static float sum(V v) { return _mm512_reduce_add_ps(v); }
 };
 
 // C[R rows, NV vectors] = alpha · Σ_kk A(i, kk) B(kk, :) + beta · C, A(i, kk) = a[i·ra + kk·ca].
@@ -96,6 +98,37 @@ void panel(int64_t m, int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, co
   }
 }
 
+// One column of C (n = 1, A not transposed, op(B) a contiguous column): 4 rows of A at a
+// time against the column, vectorised along k, one horizontal sum per row.
+template <class T>
+void column(int64_t m, int64_t k, T alpha, const T* a, int64_t lda, const T* bcol, T beta, T* c, int64_t ldc) {
+  using X = Vec<T>;
+  int64_t i = 0;
+  auto finish = [&](int64_t row, T dotv) {
+    T& out = c[row * ldc];
+    out = beta == T(0) ? alpha * dotv : alpha * dotv + beta * out;
+  };
+  for (; i + 4 <= m; i += 4) {
+    typename X::V acc[4] = {X::zero(), X::zero(), X::zero(), X::zero()};
+    for (int64_t kk = 0; kk < k; kk += X::W) {
+      const auto msk = X::mask(k - kk);
+      const typename X::V bv = X::load(msk, bcol + kk);
+#pragma GCC unroll 4
+      for (int r = 0; r < 4; ++r) acc[r] = X::fma(X::load(msk, a + (i + r) * lda + kk), bv, acc[r]);
+    }
+#pragma GCC unroll 4
+    for (int r = 0; r < 4; ++r) finish(i + r, X::sum(acc[r]));
+  }
+  for (; i < m; ++i) {
+    typename X::V acc = X::zero();
+    for (int64_t kk = 0; kk < k; kk += X::W) {
+      const auto msk = X::mask(k - kk);
+      acc = X::fma(X::load(msk, a + i * lda + kk), X::load(msk, bcol + kk), acc);
+    }
+    finish(i, X::sum(acc));
+  }
+}
+
 }  // namespace
 
 template <class T>
@@ -104,13 +137,35 @@ bool gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   using X = Vec<T>;
   if (m <= 0 || n <= 0) return true;
   if (k <= 0) return false;  // the caller's general path handles C = beta·C
+  // Few columns of C: the kernel's vectors would run along n nearly empty.
+  if (n == 1 && !ta && (tb || ldb == 1)) {  // a matrix-vector product
+    column(m, k, alpha, a, lda, b, beta, c, ldc);
+    return true;
+  }
+  if (ta && n <= X::W / 4 && m >= X::W) {
+    // Cᵀ = op(B)ᵀ op(A)ᵀ, where op(A)ᵀ is A as stored (rows along m): vectors along m.
+    thread_local std::vector<T> t;
+    t.resize(static_cast<size_t>(n * m));
+    gemm_small(!tb, false, n, m, k, T(1), b, ldb, a, lda, T(0), t.data(), m);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t j = 0; j < n; ++j) {
+        T& out = c[i * ldc + j];
+        const T v = alpha * t[static_cast<size_t>(j * m + i)];
+        out = beta == T(0) ? v : v + beta * out;
+      }
+    return true;
+  }
   // op(B) must be row-major with unit column stride: copy a transposed B (small) first.
   thread_local std::vector<T> bt;
   if (tb) {
     bt.resize(static_cast<size_t>(k * n));
-    for (int64_t j = 0; j < n; ++j)
-      for (int64_t kk = 0; kk < k; ++kk) bt[static_cast<size_t>(kk * n + j)] = b[j * ldb + kk];
-    b = bt.data();
+    T* dst = bt.data();
+    // Blocks of 8×8: reads and writes both stay within a few cache lines.
+    for (int64_t j0 = 0; j0 < n; j0 += 8)
+      for (int64_t k0 = 0; k0 < k; k0 += 8)
+        for (int64_t j = j0; j < std::min(n, j0 + 8); ++j)
+          for (int64_t kk = k0; kk < std::min(k, k0 + 8); ++kk) dst[kk * n + j] = b[j * ldb + kk];
+    b = dst;
     ldb = n;
   }
   const int64_t ra = ta ? 1 : lda, ca = ta ? lda : 1;

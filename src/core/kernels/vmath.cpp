@@ -124,15 +124,22 @@ inline V tanh_via_expm1(V x, Fn expm1) {
 // near 0). Below -40 the result is -1 to double precision.
 inline __m512d vexpm1_nonpositive(__m512d y) {
   const __m512d yc = _mm512_max_pd(_mm512_set1_pd(-40.0), y);  // NaN passes (second operand)
-  const __m512d k = _mm512_roundscale_pd(_mm512_mul_pd(yc, _mm512_set1_pd(1.4426950408889634)), _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+  // k = round(y / ln2) by the 1.5·2^52 shifter: t's low mantissa bits then hold k itself.
+  const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
+  const __m512d t = _mm512_fmadd_pd(yc, _mm512_set1_pd(1.4426950408889634), shifter);
+  const __m512d k = _mm512_sub_pd(t, shifter);
   __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(6.93147180369123816490e-01), yc);
   r = _mm512_fnmadd_pd(k, _mm512_set1_pd(1.90821492927058770002e-10), r);
   constexpr double c[12] = {1.0 / 2,         1.0 / 6,          1.0 / 24,          1.0 / 120,          1.0 / 720,           1.0 / 5040,
                             1.0 / 40320,     1.0 / 362880,     1.0 / 3628800,     1.0 / 39916800,     1.0 / 479001600,     1.0 / 6227020800};
-  __m512d q = _mm512_set1_pd(c[11]);
-  for (int i = 10; i >= 0; --i) q = _mm512_fmadd_pd(q, r, _mm512_set1_pd(c[i]));
-  const __m512d p = _mm512_fmadd_pd(_mm512_mul_pd(r, r), q, r);                    // expm1(r)
-  const __m512d two_k = _mm512_scalef_pd(_mm512_set1_pd(1.0), k);                  // 2^k, exact
+  // Estrin's scheme (depth 5 instead of Horner's 11): q = Σ c[i] r^i.
+  const __m512d r2 = _mm512_mul_pd(r, r), r4 = _mm512_mul_pd(r2, r2), r8 = _mm512_mul_pd(r4, r4);
+  auto pair = [&](int i) { return _mm512_fmadd_pd(_mm512_set1_pd(c[i + 1]), r, _mm512_set1_pd(c[i])); };
+  const __m512d q0 = _mm512_fmadd_pd(pair(2), r2, pair(0)), q1 = _mm512_fmadd_pd(pair(6), r2, pair(4));
+  const __m512d q2 = _mm512_fmadd_pd(pair(10), r2, pair(8));
+  const __m512d q = _mm512_fmadd_pd(q2, r8, _mm512_fmadd_pd(q1, r4, q0));
+  const __m512d p = _mm512_fmadd_pd(r2, q, r);                                      // expm1(r)
+  const __m512d two_k = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(_mm512_castpd_si512(t), _mm512_set1_epi64(1023)), 52));  // 2^k
   return _mm512_fmadd_pd(two_k, p, _mm512_sub_pd(two_k, _mm512_set1_pd(1.0)));  // exact 2^k - 1
 }
 
