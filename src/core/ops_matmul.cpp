@@ -68,6 +68,9 @@ Var<T> linear_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b) {
   node->cols = n;
   node->rows = k ? x.numel() / k : 0;
   T* y = node->val;
+  if (b && node->rows * n * k < kernels::kSmallGemmFlops &&
+      kernels::gemm_small_bias(node->rows, n, k, x.data(), k, w.data(), n, b->data(), y, n))
+    return tape.record(node);
   if (b) {
     const T* bv = b->data();
     for (int64_t r = 0; r < node->rows; ++r)

@@ -76,6 +76,26 @@ TYPED_TEST(Kernels, SmallGemmKernelAgreesWithNaive) {
             }
 }
 
+TYPED_TEST(Kernels, SmallGemmWithBiasAgreesWithNaive) {
+  using T = TypeParam;
+  const double tol = std::is_same_v<T, float> ? 1e-4 : 1e-12;
+  uint64_t seed = 90;
+  for (int64_t m : {1, 3, 4, 9, 100})
+    for (int64_t n : {1, 7, 20, 50})
+      for (int64_t k : {1, 20}) {
+        auto A = trusty::test::random_tensor<T>({m, k}, seed++);
+        auto B = trusty::test::random_tensor<T>({k, n}, seed++);
+        auto bias = trusty::test::random_tensor<T>({n}, seed++);
+        Tensor<T> ref({m, n}), fast({m, n});
+        fast.fill(std::numeric_limits<T>::quiet_NaN());  // C is not read
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t j = 0; j < n; ++j) ref.data()[i * n + j] = bias.data()[j];
+        gemm_naive<T>(false, false, m, n, k, T(1), A.data(), k, B.data(), n, T(1), ref.data(), n);
+        if (!gemm_small_bias<T>(m, n, k, A.data(), k, B.data(), n, bias.data(), fast.data(), n)) GTEST_SKIP() << "no AVX-512 kernel";
+        EXPECT_LT(max_abs_diff(ref, fast), tol * 4) << m << "x" << n << "x" << k;
+      }
+}
+
 TYPED_TEST(Kernels, VectorMathAgreesWithScalar) {
   using T = TypeParam;
   // Within a few ulp of <cmath>; tails (length not a multiple of the vector width) included.

@@ -49,19 +49,22 @@ struct Vec<float> {
   static float sum(V v) { return _mm512_reduce_add_ps(v); }
 };
 
-// C[R rows, NV vectors] = alpha · Σ_kk A(i, kk) B(kk, :) + beta · C, A(i, kk) = a[i·ra + kk·ca].
+// C[R rows, NV vectors] = alpha · Σ_kk A(i, kk) B(kk, :) + beta · C, A(i, kk) = a[i·ra + kk·ca];
+// with a bias row (alpha = 1, beta = 0): C = A B + bias, the accumulators starting at it.
 template <class T, int R, int NV>
 inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
-                  typename Vec<T>::M last) {
+                  typename Vec<T>::M last, const T* bias) {
   using X = Vec<T>;
   typename X::V acc[R][NV];
   typename X::M msk[NV];
-#pragma GCC unroll 4
-  for (int r = 0; r < R; ++r)
-#pragma GCC unroll 3
-    for (int v = 0; v < NV; ++v) acc[r][v] = X::zero();
 #pragma GCC unroll 3
   for (int v = 0; v < NV; ++v) msk[v] = v == NV - 1 ? last : X::mask(X::W);
+#pragma GCC unroll 3
+  for (int v = 0; v < NV; ++v) {
+    const typename X::V init = bias ? X::load(msk[v], bias + v * X::W) : X::zero();
+#pragma GCC unroll 4
+    for (int r = 0; r < R; ++r) acc[r][v] = init;
+  }
   for (int64_t kk = 0; kk < k; ++kk) {
     typename X::V bv[NV];
 #pragma GCC unroll 3
@@ -79,7 +82,7 @@ inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const 
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) {
       T* cp = c + r * ldc + v * X::W;
-      typename X::V out = X::mul(al, acc[r][v]);
+      typename X::V out = alpha == T(1) ? acc[r][v] : X::mul(al, acc[r][v]);
       if (beta != T(0)) out = X::fma(be, X::load(msk[v], cp), out);  // beta = 0: C is not read (may hold NaN)
       X::store(msk[v], cp, out);
     }
@@ -87,13 +90,13 @@ inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const 
 
 template <class T, int NV>
 void panel(int64_t m, int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
-           typename Vec<T>::M last) {
+           typename Vec<T>::M last, const T* bias) {
   int64_t i = 0;
-  for (; i + 4 <= m; i += 4) block<T, 4, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last);
+  for (; i + 4 <= m; i += 4) block<T, 4, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias);
   switch (m - i) {
-    case 3: block<T, 3, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
-    case 2: block<T, 2, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
-    case 1: block<T, 1, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last); break;
+    case 3: block<T, 3, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias); break;
+    case 2: block<T, 2, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias); break;
+    case 1: block<T, 1, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias); break;
     default: break;
   }
 }
@@ -131,22 +134,23 @@ void column(int64_t m, int64_t k, T alpha, const T* a, int64_t lda, const T* bco
 
 }  // namespace
 
+namespace {
 template <class T>
-bool gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
-                T* c, int64_t ldc) {
+bool small_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+                T* c, int64_t ldc, const T* bias) {
   using X = Vec<T>;
   if (m <= 0 || n <= 0) return true;
   if (k <= 0) return false;  // the caller's general path handles C = beta·C
   // Few columns of C: the kernel's vectors would run along n nearly empty.
-  if (n == 1 && !ta && (tb || ldb == 1)) {  // a matrix-vector product
+  if (n == 1 && !ta && (tb || ldb == 1) && !bias) {  // a matrix-vector product
     column(m, k, alpha, a, lda, b, beta, c, ldc);
     return true;
   }
-  if (ta && n <= X::W / 4 && m >= X::W) {
+  if (ta && n <= X::W / 4 && m >= X::W && !bias) {
     // Cᵀ = op(B)ᵀ op(A)ᵀ, where op(A)ᵀ is A as stored (rows along m): vectors along m.
     thread_local std::vector<T> t;
     t.resize(static_cast<size_t>(n * m));
-    gemm_small(!tb, false, n, m, k, T(1), b, ldb, a, lda, T(0), t.data(), m);
+    small_impl(!tb, false, n, m, k, T(1), b, ldb, a, lda, T(0), t.data(), m, static_cast<const T*>(nullptr));
     for (int64_t i = 0; i < m; ++i)
       for (int64_t j = 0; j < n; ++j) {
         T& out = c[i * ldc + j];
@@ -174,11 +178,24 @@ bool gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
     const int64_t w = std::min(P, n - j);
     const int64_t nv = (w + X::W - 1) / X::W;
     const auto last = X::mask(w - (nv - 1) * X::W);
-    if (nv == 3) panel<T, 3>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
-    else if (nv == 2) panel<T, 2>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
-    else panel<T, 1>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last);
+    const T* bj = bias ? bias + j : nullptr;
+    if (nv == 3) panel<T, 3>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last, bj);
+    else if (nv == 2) panel<T, 2>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last, bj);
+    else panel<T, 1>(m, k, alpha, a, ra, ca, b + j, ldb, beta, c + j, ldc, last, bj);
   }
   return true;
+}
+}  // namespace
+
+template <class T>
+bool gemm_small(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda, const T* b, int64_t ldb, T beta,
+                T* c, int64_t ldc) {
+  return small_impl(ta, tb, m, n, k, alpha, a, lda, b, ldb, beta, c, ldc, static_cast<const T*>(nullptr));
+}
+
+template <class T>
+bool gemm_small_bias(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, const T* bias, T* c, int64_t ldc) {
+  return small_impl(false, false, m, n, k, T(1), a, lda, b, ldb, T(0), c, ldc, bias);
 }
 
 #else
@@ -187,6 +204,10 @@ template <class T>
 bool gemm_small(bool, bool, int64_t, int64_t, int64_t, T, const T*, int64_t, const T*, int64_t, T, T*, int64_t) {
   return false;  // no vector kernel in this build: the caller uses Eigen
 }
+template <class T>
+bool gemm_small_bias(int64_t, int64_t, int64_t, const T*, int64_t, const T*, int64_t, const T*, T*, int64_t) {
+  return false;
+}
 
 #endif
 
@@ -194,5 +215,8 @@ template bool gemm_small<float>(bool, bool, int64_t, int64_t, int64_t, float, co
                                 int64_t);
 template bool gemm_small<double>(bool, bool, int64_t, int64_t, int64_t, double, const double*, int64_t, const double*, int64_t, double,
                                  double*, int64_t);
+template bool gemm_small_bias<float>(int64_t, int64_t, int64_t, const float*, int64_t, const float*, int64_t, const float*, float*, int64_t);
+template bool gemm_small_bias<double>(int64_t, int64_t, int64_t, const double*, int64_t, const double*, int64_t, const double*, double*,
+                                      int64_t);
 
 }  // namespace trusty::core::kernels

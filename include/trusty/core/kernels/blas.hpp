@@ -32,6 +32,12 @@ template <class T>
 bool gemm_small(bool trans_a, bool trans_b, int64_t m, int64_t n, int64_t k, T alpha, const T* a, int64_t lda,
                 const T* b, int64_t ldb, T beta, T* c, int64_t ldc);
 
+// C = A B + bias (the bias row added to every row of C; A, B not transposed) through the
+// small kernel, the accumulators starting at the bias; false (nothing done) where not built.
+template <class T>
+bool gemm_small_bias(int64_t m, int64_t n, int64_t k, const T* a, int64_t lda, const T* b, int64_t ldb, const T* bias, T* c,
+                     int64_t ldc);
+
 // Products with m*n*k below this go to the small kernel (or Eigen).
 inline constexpr int64_t kSmallGemmFlops = 64 * 64 * 64;
 
