@@ -104,12 +104,12 @@ void panel(int64_t m, int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, co
 // One column of C (n = 1, A not transposed, op(B) a contiguous column): 4 rows of A at a
 // time against the column, vectorised along k, one horizontal sum per row.
 template <class T>
-void column(int64_t m, int64_t k, T alpha, const T* a, int64_t lda, const T* bcol, T beta, T* c, int64_t ldc) {
+void column(int64_t m, int64_t k, T alpha, const T* a, int64_t lda, const T* bcol, T beta, T* c, int64_t ldc, const T* bias) {
   using X = Vec<T>;
   int64_t i = 0;
   auto finish = [&](int64_t row, T dotv) {
     T& out = c[row * ldc];
-    out = beta == T(0) ? alpha * dotv : alpha * dotv + beta * out;
+    out = bias ? dotv + bias[0] : beta == T(0) ? alpha * dotv : alpha * dotv + beta * out;
   };
   for (; i + 4 <= m; i += 4) {
     typename X::V acc[4] = {X::zero(), X::zero(), X::zero(), X::zero()};
@@ -142,8 +142,8 @@ bool small_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   if (m <= 0 || n <= 0) return true;
   if (k <= 0) return false;  // the caller's general path handles C = beta·C
   // Few columns of C: the kernel's vectors would run along n nearly empty.
-  if (n == 1 && !ta && (tb || ldb == 1) && !bias) {  // a matrix-vector product
-    column(m, k, alpha, a, lda, b, beta, c, ldc);
+  if (n == 1 && !ta && (tb || ldb == 1)) {  // a matrix-vector product
+    column(m, k, alpha, a, lda, b, beta, c, ldc, bias);
     return true;
   }
   if (ta && n <= X::W / 4 && m >= X::W && !bias) {
