@@ -62,14 +62,14 @@ inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const 
 #pragma GCC unroll 3
   for (int v = 0; v < NV; ++v) {
     const typename X::V init = bias ? X::load(msk[v], bias + v * X::W) : X::zero();
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[r][v] = init;
   }
   for (int64_t kk = 0; kk < k; ++kk) {
     typename X::V bv[NV];
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = X::load(msk[v], b + kk * ldb + v * X::W);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
     for (int r = 0; r < R; ++r) {
       const typename X::V av = X::set1(a[r * ra + kk * ca]);
 #pragma GCC unroll 3
@@ -77,7 +77,7 @@ inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const 
     }
   }
   const typename X::V al = X::set1(alpha), be = X::set1(beta);
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int r = 0; r < R; ++r)
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) {
@@ -92,6 +92,7 @@ template <class T, int NV>
 void panel(int64_t m, int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const T* b, int64_t ldb, T beta, T* c, int64_t ldc,
            typename Vec<T>::M last, const T* bias) {
   int64_t i = 0;
+  for (; i + 8 <= m; i += 8) block<T, 8, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias);
   for (; i + 4 <= m; i += 4) block<T, 4, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias);
   switch (m - i) {
     case 3: block<T, 3, NV>(k, alpha, a + i * ra, ra, ca, b, ldb, beta, c + i * ldc, ldc, last, bias); break;
