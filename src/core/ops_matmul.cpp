@@ -10,6 +10,35 @@ namespace {
 
 using kernels::gemm;
 
+// Σ a[i] b[i] with 16 independent partial sums (vectorised; one running sum is a chain of
+// dependent additions).
+template <class T>
+T dot_kernel(const T* a, const T* b, int64_t n) {
+  T acc[16] = {};
+  int64_t i = 0;
+  for (; i + 16 <= n; i += 16)
+    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
+  T s = 0;
+  for (; i < n; ++i) s += a[i] * b[i];
+  for (int j = 0; j < 16; ++j) s += acc[j];
+  return s;
+}
+
+// gb[j] += Σ_r g[r, j]: rows of up to 64 columns summed in a local row (vectorised across j).
+template <class T>
+void add_column_sums(int64_t rows, int64_t cols, const T* g, T* gb) {
+  constexpr int64_t C = 64;
+  for (int64_t j0 = 0; j0 < cols; j0 += C) {
+    const int64_t w = std::min(C, cols - j0);
+    T acc[C] = {};
+    for (int64_t r = 0; r < rows; ++r) {
+      const T* row = g + r * cols + j0;
+      for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+    }
+    for (int64_t j = 0; j < w; ++j) gb[j0 + j] += acc[j];
+  }
+}
+
 template <class T>
 struct MatmulNode final : Node<T> {
   int64_t batch, m, k, cols;  // (cols, not n: Node::n is the element count)
@@ -40,11 +69,7 @@ struct LinearNode final : Node<T> {
     const T* g = this->grad;
     if (x->grad) gemm(false, true, rows, k, cols, T(1), g, cols, w->val, cols, T(1), x->grad, k);
     if (w->grad) gemm(true, false, k, cols, rows, T(1), x->val, k, g, cols, T(1), w->grad, cols);
-    if (b && b->grad) {
-      T* gb = b->grad;
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < cols; ++j) gb[j] += g[r * cols + j];
-    }
+    if (b && b->grad) add_column_sums(rows, cols, g, b->grad);
   }
 };
 
@@ -130,9 +155,7 @@ Var<T> dot(const Var<T>& a, const Var<T>& b) {
   auto& tape = Tape<T>::current();
   auto* node = tape.template make<DotNode<T>>(Shape{}, a.requires_grad() || b.requires_grad(), "dot");
   node->in = {a.node(), b.node(), nullptr};
-  T acc = 0;
-  for (int64_t i = 0; i < a.numel(); ++i) acc += a.data()[i] * b.data()[i];
-  node->val[0] = acc;
+  node->val[0] = dot_kernel(a.data(), b.data(), a.numel());
   return tape.record(node);
 }
 
