@@ -106,8 +106,8 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
 
   auto t = root.table("train");
   auto& o = s.optimizer;
-  o.name = t.get_choice("optimizer", {"sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw"}, "adam");
-  o.lr = t.get_double("lr", 1e-3);
+  o.name = t.get_choice("optimizer", {"sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lbfgs"}, "adam");
+  o.lr = t.get_double("lr", o.name == "lbfgs" ? 1.0 : 1e-3);  // PyTorch's defaults
   if (!(o.lr > 0)) t.fail("lr", "expected a positive learning rate, got " + std::to_string(o.lr));
   o.momentum = t.get_double("momentum", 0.9);
   o.weight_decay = t.get_double("weight_decay", o.name == "adamw" ? 0.01 : 0.0);
@@ -117,6 +117,8 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   o.alpha = t.get_double("alpha", 0.99);
   o.amsgrad = t.get_bool("amsgrad", false);
   o.centered = t.get_bool("centered", false);
+  o.history_size = static_cast<int>(t.get_int("history_size", 100));
+  if (o.history_size < 1) t.fail("history_size", "expected a positive integer, got " + std::to_string(o.history_size));
   s.threads = static_cast<int>(t.get_int("threads", 1));
   if (s.threads < 1) t.fail("threads", "expected a positive integer, got " + std::to_string(s.threads));
   auto& c = s.train;

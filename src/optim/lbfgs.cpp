@@ -282,7 +282,43 @@ void Lbfgs<T>::load_state(const StateDict& s) {
   }
 }
 
+template <class T>
+LbfgsStep<T>::LbfgsStep(double lr, int history_size)
+    : Optimizer<T>(lr), inner_(LbfgsOptions{.lr = lr, .max_iter = 1, .history_size = history_size}) {}
+
+template <class T>
+void LbfgsStep<T>::step(std::span<T> theta, std::span<const T> grad) {
+  if (grad.size() != theta.size())
+    throw std::invalid_argument("lbfgs: gradient of " + std::to_string(grad.size()) + " values for " + std::to_string(theta.size()) +
+                                " parameters");
+  inner_.set_lr(this->lr_);  // schedules set the base class's rate
+  // The objective is the gradient already computed; with one iteration per step, the loss
+  // only feeds the stopping tests after the update, so it is not needed.
+  inner_.step(
+      [&](std::span<const T>, std::span<T> g) {
+        std::copy(grad.begin(), grad.end(), g.begin());
+        return T(0);
+      },
+      theta);
+  ++this->t_;
+}
+
+template <class T>
+StateDict LbfgsStep<T>::state() const {
+  StateDict s = inner_.state();
+  for (auto& [k, v] : Optimizer<T>::state()) s[k] = v;
+  return s;
+}
+
+template <class T>
+void LbfgsStep<T>::load_state(const StateDict& s) {
+  Optimizer<T>::load_state(s);
+  inner_.load_state(s);
+}
+
 template class Lbfgs<float>;
 template class Lbfgs<double>;
+template class LbfgsStep<float>;
+template class LbfgsStep<double>;
 
 }  // namespace trusty::optim

@@ -256,8 +256,8 @@ std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& c) {
     return std::make_unique<Adam<T>>(AdamOptions{.lr = c.lr, .beta1 = c.beta1, .beta2 = c.beta2,
                                                  .eps = c.eps >= 0 ? c.eps : 1e-8, .weight_decay = c.weight_decay,
                                                  .amsgrad = c.amsgrad, .decoupled = n == "adamw"});
-  throw std::invalid_argument("unknown optimizer '" + n +
-                              "' (expected one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw; lbfgs is full-batch only)");
+  if (n == "lbfgs") return std::make_unique<LbfgsStep<T>>(c.lr, c.history_size);
+  throw std::invalid_argument("unknown optimizer '" + n + "' (expected one of sgd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lbfgs)");
 }
 
 double Schedule::lr_at(int epoch, double base) const {

@@ -149,3 +149,66 @@ TEST(Trainer, GradientClipping) {
   optim::clip_grad_value<double>(h, 1.0);
   EXPECT_EQ(h, (std::vector<double>{1, -1, 0.5}));
 }
+
+TEST(Trainer, LbfgsStepsEqualOneLbfgsRun) {
+  // On an ill-conditioned quadratic, n training-loop steps of LbfgsStep take the same path
+  // as one Lbfgs step with max_iter = n (the one golden-tested against torch.optim.LBFGS).
+  const int64_t d = 20;
+  std::vector<double> diag(static_cast<size_t>(d));
+  for (int64_t i = 0; i < d; ++i) diag[static_cast<size_t>(i)] = 1.0 + 3.0 * static_cast<double>(i);
+  auto grad_of = [&](std::span<const double> x, std::span<double> g) {
+    double f = 0;
+    for (int64_t i = 0; i < d; ++i) {
+      const double c = x[static_cast<size_t>(i)] - 1.0 / static_cast<double>(i + 1);
+      g[static_cast<size_t>(i)] = diag[static_cast<size_t>(i)] * c + (i > 0 ? 0.5 * x[static_cast<size_t>(i - 1)] : 0.0);
+      f += 0.5 * diag[static_cast<size_t>(i)] * c * c;
+    }
+    return f;
+  };
+  std::vector<double> x0(static_cast<size_t>(d), 0.3);
+  const int n = 6;
+  std::vector<double> a = x0, b = x0, g(static_cast<size_t>(d));
+  optim::Lbfgs<double> ref({.lr = 0.1, .max_iter = n, .history_size = 5});
+  ref.step(grad_of, a);
+  auto opt = optim::make_optimizer<double>({.name = "lbfgs", .lr = 0.1, .history_size = 5});
+  for (int s = 0; s < n; ++s) {
+    grad_of(b, g);
+    opt->step(b, g);
+  }
+  for (int64_t i = 0; i < d; ++i) EXPECT_NEAR(b[static_cast<size_t>(i)], a[static_cast<size_t>(i)], 1e-13) << i;
+  EXPECT_NE(a, x0);
+  EXPECT_EQ(opt->name(), "lbfgs");
+}
+
+TEST(Trainer, FullBatchLbfgsTrainsAndResumes) {
+  auto data = blobs(200, 3);
+  optim::TrainConfig cfg{.epochs = 30, .batch_size = 200, .shuffle = false, .seed = 2, .progress = false};
+  auto build = [] {
+    auto n = nn::make_mlp<float>({4, 8, 3}, {.activation = "tanh"});
+    n->finalize(7);
+    return n;
+  };
+  auto a = build();
+  auto oa = optim::make_optimizer<float>({.name = "lbfgs", .lr = 1.0});
+  optim::Trainer<float> ta(*a, *oa, cfg);
+  ta.fit(data);
+  const auto& h = ta.history();
+  EXPECT_LT(h.back().train_loss, 0.5 * h.front().train_loss);
+  EXPECT_GT(ta.evaluate(data).accuracy, 0.9);
+  // 15 epochs, checkpoint (the curvature pairs included), restart, 15 more: the same weights.
+  const std::string ck = tmp("lbfgs.npz");
+  auto b = build();
+  auto ob = optim::make_optimizer<float>({.name = "lbfgs", .lr = 1.0});
+  auto cfg15 = cfg;
+  cfg15.epochs = 15;
+  cfg15.checkpoint = ck;
+  optim::Trainer<float> tb(*b, *ob, cfg15);
+  tb.fit(data);
+  auto c = build();
+  auto oc = optim::make_optimizer<float>({.name = "lbfgs", .lr = 1.0});
+  optim::Trainer<float> tc(*c, *oc, cfg);
+  tc.load_checkpoint(ck);
+  tc.fit(data);
+  for (int64_t i = 0; i < a->num_parameters(); ++i)
+    ASSERT_EQ(a->parameters()[static_cast<size_t>(i)], c->parameters()[static_cast<size_t>(i)]) << "parameter " << i;
+}

@@ -130,6 +130,7 @@ class Lbfgs {
   explicit Lbfgs(LbfgsOptions o);
   T step(const Objective& f, std::span<T> theta);  // returns the loss at the start
   int64_t iterations() const { return n_iter_; }
+  void set_lr(double lr) { o_.lr = lr; }
   StateDict state() const;
   void load_state(const StateDict& s);
 
@@ -142,12 +143,31 @@ class Lbfgs {
   std::vector<T> ro_;
 };
 
+// L-BFGS inside a training loop: each step is one quasi-Newton iteration (fixed step lr, no
+// line search: that would need to re-evaluate the loss) on the gradient the loop computed,
+// so n steps equal one Lbfgs step with max_iter = n (tested). Meant for full-batch
+// training (batch_size >= the training set): on mini-batches the curvature pairs would mix
+// different batches' gradients.
+template <class T>
+class LbfgsStep final : public Optimizer<T> {
+ public:
+  LbfgsStep(double lr, int history_size);
+  void step(std::span<T> theta, std::span<const T> grad) override;
+  std::string name() const override { return "lbfgs"; }
+  StateDict state() const override;
+  void load_state(const StateDict& s) override;
+
+ private:
+  Lbfgs<T> inner_;
+};
+
 // Builds an optimiser from a name ("sgd", "momentum", "nesterov", "adagrad", "rmsprop",
-// "adam", "adamw") and options read by key; throws naming the unknown name.
+// "adam", "adamw", "lbfgs") and options read by key; throws naming the unknown name.
 struct OptimizerConfig {
   std::string name = "adam";
   double lr = 1e-3, momentum = 0.9, weight_decay = 0, beta1 = 0.9, beta2 = 0.999, eps = -1, alpha = 0.99;
   bool amsgrad = false, centered = false;
+  int history_size = 100;  // lbfgs
 };
 template <class T>
 std::unique_ptr<Optimizer<T>> make_optimizer(const OptimizerConfig& c);
