@@ -18,14 +18,26 @@ void predict_run(const RunSpec& spec, const std::string& dir, const std::string&
   if (x.rank() > 2) x = x.reshape(core::Shape{x.dim(0), x.numel() / x.dim(0)});
   if (x.rank() == 1) x = x.reshape(core::Shape{1, x.dim(0)});
   auto model = io::read_npz(dir + "/model.npz");
-  // The network's widths are read back from the saved arrays: first and last dense layer.
-  const auto& w0 = model.at("param/0.weight");
-  int64_t out_w = 0;
-  for (const auto& [k, a] : model)
-    if (k.rfind("param/", 0) == 0 && k.size() > 7 && k.substr(k.size() - 7) == ".weight" && a.shape.size() == 2) out_w = a.shape[1];
-  if (x.dim(1) != w0.shape[0])
-    throw std::invalid_argument(input + ": " + std::to_string(x.dim(1)) + " features per row, the model expects " + std::to_string(w0.shape[0]));
-  auto net = build_model<T>(spec.model, w0.shape[0], out_w);
+  // The widths are read back from the saved dense weights ([in, out], keyed
+  // param/<layer>.weight): the first layer's input (MLPs; a CNN's input is its input_shape)
+  // and the last layer's output. Layers compare by number: "10" comes after "9".
+  int64_t first = -1, last = -1, in_w = 0, out_w = 0;
+  for (const auto& [k, a] : model) {
+    if (k.rfind("param/", 0) != 0 || k.size() < 14 || k.substr(k.size() - 7) != ".weight" || a.shape.size() != 2) continue;
+    const std::string idx = k.substr(6, k.size() - 13);
+    if (idx.empty() || idx.find_first_not_of("0123456789") != std::string::npos) continue;
+    const int64_t i = std::stoll(idx);
+    if (first < 0 || i < first) first = i, in_w = a.shape[0];
+    if (i > last) last = i, out_w = a.shape[1];
+  }
+  if (last < 0) throw std::invalid_argument(dir + "/model.npz: no dense layer weights (param/<layer>.weight) found");
+  if (spec.model.type == "cnn") {
+    in_w = 1;
+    for (auto d : spec.model.input_shape) in_w *= d;
+  }
+  if (x.dim(1) != in_w)
+    throw std::invalid_argument(input + ": " + std::to_string(x.dim(1)) + " features per row, the model expects " + std::to_string(in_w));
+  auto net = build_model<T>(spec.model, in_w, out_w);
   net->finalize(0);
   load_model(dir + "/model.npz", *net);
   optim::Adam<T> dummy({});

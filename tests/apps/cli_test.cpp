@@ -88,6 +88,41 @@ TEST(Cli, FullBatchLbfgsExample) {
   EXPECT_NE(b.out.find("history_size"), std::string::npos) << b.out;
 }
 
+TEST(Cli, PredictWithAConvolutionalRun) {
+  // predict rebuilds a CNN from its config (the input width is input_shape's product, not a
+  // dense layer's), and takes inputs of the sample's shape [n, 1, 2] as well as flat rows.
+  const auto d = dir("predict_cnn");
+  const auto cfg = write(d, "cnn.toml", R"([data]
+name = "xor"
+[model]
+type = "cnn"
+input_shape = [1, 2]
+[[model.layers]]
+type = "conv"
+channels = 8
+kernel = 2
+activation = "tanh"
+[[model.layers]]
+type = "flatten"
+[train]
+lr = 0.05
+epochs = 300
+batch_size = 4
+seed = 3
+)");
+  auto r = run("train " + cfg + " --out " + d + "/run --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  std::vector<float> x = {0, 0, 0, 1, 1, 0, 1, 1};
+  trusty::io::write_npy(d + "/x.npy", trusty::io::NpyArray::from<float>(x, {4, 1, 2}));
+  auto p = run("predict " + d + "/run --input " + d + "/x.npy --output " + d + "/p.npy");
+  ASSERT_EQ(p.code, 0) << p.out;
+  EXPECT_EQ(trusty::io::read_npy(d + "/p.labels.npy").values<int64_t>(), (std::vector<int64_t>{0, 1, 1, 0}));
+  trusty::io::write_npy(d + "/bad.npy", trusty::io::NpyArray::from<float>(std::vector<float>(6, 0.f), {2, 3}));
+  auto b = run("predict " + d + "/run --input " + d + "/bad.npy --output " + d + "/q.npy");
+  EXPECT_NE(b.code, 0);
+  EXPECT_NE(b.out.find("3 features per row, the model expects 2"), std::string::npos) << b.out;
+}
+
 TEST(Cli, ResumeContinuesFromTheCheckpoint) {
   const auto d = dir("resume");
   std::string three = kGood;
