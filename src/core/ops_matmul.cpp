@@ -24,17 +24,25 @@ T dot_kernel(const T* a, const T* b, int64_t n) {
   return s;
 }
 
-// gb[j] += Σ_r g[r, j]: rows of up to 64 columns summed in a local row (vectorised across j).
+// gb[j] += Σ_r g[r, j]: 16 columns at a time summed in a local row (a fixed-width inner
+// loop the compiler keeps in vector registers), the last partial chunk by a plain loop.
 template <class T>
 void add_column_sums(int64_t rows, int64_t cols, const T* g, T* gb) {
-  constexpr int64_t C = 64;
-  for (int64_t j0 = 0; j0 < cols; j0 += C) {
-    const int64_t w = std::min(C, cols - j0);
+  constexpr int64_t C = 16;
+  int64_t j0 = 0;
+  for (; j0 + C <= cols; j0 += C) {
     T acc[C] = {};
     for (int64_t r = 0; r < rows; ++r) {
       const T* row = g + r * cols + j0;
-      for (int64_t j = 0; j < w; ++j) acc[j] += row[j];
+      for (int64_t j = 0; j < C; ++j) acc[j] += row[j];
     }
+    for (int64_t j = 0; j < C; ++j) gb[j0 + j] += acc[j];
+  }
+  if (j0 < cols) {
+    const int64_t w = cols - j0;
+    T acc[C] = {};
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < w; ++j) acc[j] += g[r * cols + j0 + j];
     for (int64_t j = 0; j < w; ++j) gb[j0 + j] += acc[j];
   }
 }

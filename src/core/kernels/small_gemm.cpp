@@ -165,11 +165,10 @@ bool small_impl(bool ta, bool tb, int64_t m, int64_t n, int64_t k, T alpha, cons
   if (tb) {
     bt.resize(static_cast<size_t>(k * n));
     T* dst = bt.data();
-    // Blocks of 8×8: reads and writes both stay within a few cache lines.
-    for (int64_t j0 = 0; j0 < n; j0 += 8)
-      for (int64_t k0 = 0; k0 < k; k0 += 8)
-        for (int64_t j = j0; j < std::min(n, j0 + 8); ++j)
-          for (int64_t kk = k0; kk < std::min(k, k0 + 8); ++kk) dst[kk * n + j] = b[j * ldb + kk];
+    for (int64_t j = 0; j < n; ++j) {  // small: both sides stay in L1
+      const T* src = b + j * ldb;
+      for (int64_t kk = 0; kk < k; ++kk) dst[kk * n + j] = src[kk];
+    }
     b = dst;
     ldb = n;
   }
