@@ -288,8 +288,9 @@ void add_bias_grad(const Geometry& g, const T* gy, T* gb) {
 // grid, each sample's grid contiguous. On that grid the output at position q reads input
 // q + off[t] under tap t: one fixed shift per tap, whatever the padding. So im2col over a
 // chunk of positions is Cin·K contiguous copies and col2im Cin·K contiguous adds, on chunks
-// small enough to stay in L2. Outputs are computed at every grid position and the valid ones
-// (each coordinate < out) kept: some wasted columns, no index tables in the inner loops.
+// small enough to stay in L2. Only grid rows that hold outputs are multiplied; within them
+// the columns past the last output are computed and dropped (a few wasted columns, no index
+// tables in the inner loops).
 struct Shifted {
   int64_t P = 1, len = 1, rows = 1, NP = 0, out_len = 1, chunk_rows = 1;  // len: innermost padded extent; rows = P / len
   const int64_t* off = nullptr;      // [K] shift of each tap, in grid positions
