@@ -3,26 +3,13 @@
 #include <string>
 
 #include "trusty/core/kernels/blas.hpp"
+#include "trusty/core/kernels/reduce.hpp"
 #include "trusty/core/ops.hpp"
 
 namespace trusty::core {
 namespace {
 
 using kernels::gemm;
-
-// Σ a[i] b[i] with 16 independent partial sums (vectorised; one running sum is a chain of
-// dependent additions).
-template <class T>
-T dot_kernel(const T* a, const T* b, int64_t n) {
-  T acc[16] = {};
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16)
-    for (int j = 0; j < 16; ++j) acc[j] += a[i + j] * b[i + j];
-  T s = 0;
-  for (; i < n; ++i) s += a[i] * b[i];
-  for (int j = 0; j < 16; ++j) s += acc[j];
-  return s;
-}
 
 // gb[j] += Σ_r g[r, j]: 16 columns at a time summed in a local row (a fixed-width inner
 // loop the compiler keeps in vector registers), the last partial chunk by a plain loop.
@@ -163,7 +150,7 @@ Var<T> dot(const Var<T>& a, const Var<T>& b) {
   auto& tape = Tape<T>::current();
   auto* node = tape.template make<DotNode<T>>(Shape{}, a.requires_grad() || b.requires_grad(), "dot");
   node->in = {a.node(), b.node(), nullptr};
-  node->val[0] = dot_kernel(a.data(), b.data(), a.numel());
+  node->val[0] = kernels::dot(a.data(), b.data(), a.numel());
   return tape.record(node);
 }
 

@@ -3,6 +3,7 @@
 
 #include "trusty/core/conv.hpp"
 #include "trusty/core/kernels/parallel.hpp"
+#include "window_max.hpp"
 
 namespace trusty::core {
 namespace {
@@ -99,18 +100,9 @@ void max_pool_2d_rows(int64_t w_rt, int64_t n2, int64_t o2, const T* __restrict 
   const int64_t w = W > 0 ? W : w_rt;
   for (int64_t p2 = 0; p2 < o2; ++p2) {
     const int64_t base = row0 + p2 * w;
-    T best = xv[base];
-    int64_t bi = base;
-    for (int64_t a = 0; a < w; ++a)
-      for (int64_t e = 0; e < w; ++e) {
-        const int64_t i = base + a * n2 + e;
-        const T v = xv[i];
-        const bool take = v > best || v != v;
-        best = take ? v : best;
-        bi = take ? i : bi;
-      }
-    yr[p2] = best;
-    ar[p2] = bi;
+    const auto m = window_max<T, W, W>(xv + base, n2, w, w);
+    yr[p2] = m.value;
+    ar[p2] = base + m.row * n2 + m.col;
   }
 }
 
