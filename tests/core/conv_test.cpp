@@ -158,15 +158,32 @@ TEST(Pool, FastPathAgreesWithGenericLoop) {
 struct PathResult {
   std::vector<double> y, gx, gw, gb;
 };
-PathResult run_path(ConvPath path, const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, const ConvSpec& sp) {
+// y = op(x, w, b) on the given path, and the gradients of Σy².
+template <class Op>
+PathResult run_on(ConvPath path, const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, Op&& op) {
   conv_path() = path;
   GradScope<double> s;
   auto xv = variable(x), wv = variable(w), bv = variable(b);
-  auto y = conv(xv, wv, bv, sp);
+  auto y = op(xv, wv, bv);
   s.backward(sum(y * y));
   conv_path() = ConvPath::automatic;
   return {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
           std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
+}
+PathResult run_path(ConvPath path, const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, const ConvSpec& sp) {
+  return run_on(path, x, w, b, [&](const V& xv, const V& wv, const V& bv) { return conv(xv, wv, bv, sp); });
+}
+// The fused spec as separate ops on the direct path: conv, then relu, then max_pool (the
+// reference for fusion).
+PathResult composed(const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, const ConvSpec& fused) {
+  ConvSpec plain = fused;
+  plain.pool = 0;
+  plain.relu = false;
+  return run_on(ConvPath::direct, x, w, b, [&](const V& xv, const V& wv, const V& bv) {
+    auto y = conv(xv, wv, bv, plain);
+    if (fused.relu) y = relu(y);
+    return fused.pool > 0 ? max_pool(y, fused.dims, fused.pool) : y;
+  });
 }
 void expect_same(const PathResult& a, const PathResult& r, const std::string& what) {
   ASSERT_EQ(a.y.size(), r.y.size()) << what;
@@ -190,18 +207,7 @@ TEST(Conv, EveryPathAgrees) {
           auto b = random_tensor({2}, seed++);
           ConvSpec sp = spec(c, p);
           sp.relu = fused;
-          PathResult ref;
-          {
-            conv_path() = ConvPath::direct;
-            GradScope<double> s;
-            auto xv = variable(x), wv = variable(w), bv = variable(b);
-            auto y = conv(xv, wv, bv, spec(c, p));
-            if (fused) y = relu(y);
-            s.backward(sum(y * y));
-            conv_path() = ConvPath::automatic;
-            ref = {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
-                   std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
-          }
+          const PathResult ref = composed(x, w, b, sp);
           const std::string what = std::to_string(c.dims) + "-d k" + std::to_string(c.k) + " s" + std::to_string(c.stride) + " d" +
                                    std::to_string(c.dilation) + " padding " + std::to_string(static_cast<int>(p)) + " cin " +
                                    std::to_string(cin) + (fused ? " relu" : "");
@@ -230,24 +236,6 @@ TEST(Conv, ShiftedGridSplitsAcrossThreadsAndChunks) {
       expect_same(run_path(ConvPath::shifted, x, w, b, sp), ref, std::to_string(dims) + "-d padding " + std::to_string(static_cast<int>(p)));
     }
   set_parallel_threads(before);
-}
-
-// conv (+ReLU) then max_pool as separate ops on the direct path: the reference for fusion.
-PathResult composed(const Tensor<double>& x, const Tensor<double>& w, const Tensor<double>& b, ConvSpec sp) {
-  const int64_t pool = sp.pool;
-  const bool fused_relu = sp.relu;
-  sp.pool = 0;
-  sp.relu = false;
-  conv_path() = ConvPath::direct;
-  GradScope<double> s;
-  auto xv = variable(x), wv = variable(w), bv = variable(b);
-  auto y = conv(xv, wv, bv, sp);
-  if (fused_relu) y = relu(y);
-  y = max_pool(y, sp.dims, pool);
-  s.backward(sum(y * y));
-  conv_path() = ConvPath::automatic;
-  return {y.value().to_vector(), std::vector<double>(xv.grad().begin(), xv.grad().end()),
-          std::vector<double>(wv.grad().begin(), wv.grad().end()), std::vector<double>(bv.grad().begin(), bv.grad().end())};
 }
 
 TEST(Conv, FusedMaxPoolEqualsSeparateOps) {
