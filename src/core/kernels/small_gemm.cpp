@@ -1,5 +1,5 @@
 // Small matrix products (HMC on small networks: 100×20 · 20×20 and the like), register-
-// blocked for AVX-512: a block of up to 4 rows × 3 vectors of C stays in registers while k
+// blocked for AVX-512: a block of up to 8 rows × 3 vectors of C stays in registers while k
 // streams; A's elements are broadcast straight from memory (so Aᵀ costs nothing: only its
 // strides change); a transposed B is first copied (it is small). No packing, no dispatch
 // overhead beyond one call: Eigen's general kernel packed both operands on every call.

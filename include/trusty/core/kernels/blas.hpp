@@ -1,7 +1,7 @@
 // Matrix products on row-major storage. gemm() dispatches on size: small products go
 // through a register-blocked kernel with no packing (gemm_small; Eigen where it is not
-// built): per-call cost matters for HMC on small networks; large ones to OpenBLAS. gemm_naive() is the reference both are
-// tested against.
+// built), since per-call cost matters for HMC on small networks; large ones go to OpenBLAS.
+// gemm_naive() is the reference both are tested against.
 #pragma once
 #include <cstdint>
 
