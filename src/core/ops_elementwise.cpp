@@ -28,26 +28,35 @@ struct BinaryNode final : Node<T> {
     T *ga = a->grad, *gb = b->grad;
     const int64_t n = this->n;
     if (same) {
+      // Same shapes: each gradient written (fresh) or added to, element by element.
+      auto push = [&](Node<T>* to, auto f) {
+        T* d = to->grad;
+        if (!d) return;
+        if (accumulate_into(to)) for (int64_t i = 0; i < n; ++i) d[i] += f(i);
+        else for (int64_t i = 0; i < n; ++i) d[i] = f(i);
+      };
       switch (op) {
         case Bin::add:
-          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i];
-          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] += g[i];
+          push(a, [&](int64_t i) { return g[i]; });
+          push(b, [&](int64_t i) { return g[i]; });
           break;
         case Bin::sub:
-          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i];
-          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] -= g[i];
+          push(a, [&](int64_t i) { return g[i]; });
+          push(b, [&](int64_t i) { return -g[i]; });
           break;
         case Bin::mul:
-          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * bv[i];
-          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] += g[i] * av[i];
+          push(a, [&](int64_t i) { return g[i] * bv[i]; });
+          push(b, [&](int64_t i) { return g[i] * av[i]; });
           break;
         case Bin::div:
-          if (ga) for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / bv[i];
-          if (gb) for (int64_t i = 0; i < n; ++i) gb[i] -= g[i] * y[i] / bv[i];
+          push(a, [&](int64_t i) { return g[i] / bv[i]; });
+          push(b, [&](int64_t i) { return -(g[i] * y[i] / bv[i]); });
           break;
       }
       return;
     }
+    if (ga) zero_if_fresh(a);
+    if (gb) zero_if_fresh(b);
     // Broadcast: an input read with stride 0 accumulates (reduces) its gradient.
     const Shape& s = this->shape;
     switch (op) {
@@ -92,6 +101,7 @@ Var<T> binary(const Var<T>& a, const Var<T>& b, Bin op) {
   Shape out = same ? a.shape() : broadcast_shapes(a.shape(), b.shape(), bin_name(op));
   auto* node = tape.template make<BinaryNode<T>>(out, a.requires_grad() || b.requires_grad(), bin_name(op));
   node->in = {a.node(), b.node(), nullptr};
+  node->first_write = true;
   node->op = op;
   node->same = same;
   const T *av = a.data(), *bv = b.data();
@@ -137,46 +147,56 @@ struct UnaryNode final : Node<T> {
 
   void backward() override {
     if (!this->in[0]->grad) return;
-    kernels::parallel_for(this->n, this->n, [&](int64_t lo, int64_t hi) { backward_range(lo, hi); });
+    const bool acc = accumulate_into(this->in[0]);
+    kernels::parallel_for(this->n, this->n, [&](int64_t lo, int64_t hi) {
+      if (acc) backward_range<true>(lo, hi);
+      else backward_range<false>(lo, hi);
+    });
   }
+  // ga (+)= the contribution: added to a gradient that holds values, written to a fresh one.
+  template <bool Acc>
   void backward_range(int64_t lo, int64_t hi) {
     Node<T>* a = this->in[0];
     T* ga = a->grad + lo;
     const T *g = this->grad + lo, *x = a->val + lo, *y = this->val + lo;
     const int64_t n = hi - lo;
+    auto put = [ga](int64_t i, T v) {
+      if constexpr (Acc) ga[i] += v;
+      else ga[i] = v;
+    };
     constexpr T two_over_sqrt_pi = T(2) * std::numbers::inv_sqrtpi_v<T>;
     switch (op) {
-      case Un::neg: for (int64_t i = 0; i < n; ++i) ga[i] -= g[i]; break;
-      case Un::add_scalar: for (int64_t i = 0; i < n; ++i) ga[i] += g[i]; break;
-      case Un::scale: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * p0; break;
-      case Un::rdiv: for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * y[i] / x[i]; break;
-      case Un::exp: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * y[i]; break;
-      case Un::log: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / x[i]; break;
-      case Un::log1p: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] / (T(1) + x[i]); break;
-      case Un::sqrt: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * T(0.5) / y[i]; break;
+      case Un::neg: for (int64_t i = 0; i < n; ++i) put(i, -(g[i])); break;
+      case Un::add_scalar: for (int64_t i = 0; i < n; ++i) put(i, g[i]); break;
+      case Un::scale: for (int64_t i = 0; i < n; ++i) put(i, g[i] * p0); break;
+      case Un::rdiv: for (int64_t i = 0; i < n; ++i) put(i, -(g[i] * y[i] / x[i])); break;
+      case Un::exp: for (int64_t i = 0; i < n; ++i) put(i, g[i] * y[i]); break;
+      case Un::log: for (int64_t i = 0; i < n; ++i) put(i, g[i] / x[i]); break;
+      case Un::log1p: for (int64_t i = 0; i < n; ++i) put(i, g[i] / (T(1) + x[i])); break;
+      case Un::sqrt: for (int64_t i = 0; i < n; ++i) put(i, g[i] * T(0.5) / y[i]); break;
       case Un::pow:
-        for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * p0 * std::pow(x[i], p0 - T(1));
+        for (int64_t i = 0; i < n; ++i) put(i, g[i] * p0 * std::pow(x[i], p0 - T(1)));
         break;
       case Un::abs:
-        for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : T(0));
+        for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : T(0)));
         break;
-      case Un::square: for (int64_t i = 0; i < n; ++i) ga[i] += T(2) * g[i] * x[i]; break;
-      case Un::tanh: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * (T(1) - y[i] * y[i]); break;
-      case Un::sigmoid: for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * y[i] * (T(1) - y[i]); break;
+      case Un::square: for (int64_t i = 0; i < n; ++i) put(i, T(2) * g[i] * x[i]); break;
+      case Un::tanh: for (int64_t i = 0; i < n; ++i) put(i, g[i] * (T(1) - y[i] * y[i])); break;
+      case Un::sigmoid: for (int64_t i = 0; i < n; ++i) put(i, g[i] * y[i] * (T(1) - y[i])); break;
       case Un::softplus:  // d/dx softplus = sigmoid(x) = 1 - exp(-softplus(x))
-        for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * std::expm1(-y[i]);
+        for (int64_t i = 0; i < n; ++i) put(i, -(g[i] * std::expm1(-y[i])));
         break;
-      case Un::relu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : T(0); break;
-      case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : p0 * g[i]; break;
-      case Un::elu: for (int64_t i = 0; i < n; ++i) ga[i] += x[i] > 0 ? g[i] : g[i] * (y[i] + p0); break;
+      case Un::relu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : T(0)); break;
+      case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : p0 * g[i]); break;
+      case Un::elu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : g[i] * (y[i] + p0)); break;
       case Un::erf:
-        for (int64_t i = 0; i < n; ++i) ga[i] += g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]);
+        for (int64_t i = 0; i < n; ++i) put(i, g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]));
         break;
       case Un::erfc:
-        for (int64_t i = 0; i < n; ++i) ga[i] -= g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]);
+        for (int64_t i = 0; i < n; ++i) put(i, -(g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i])));
         break;
       case Un::clamp:
-        for (int64_t i = 0; i < n; ++i) ga[i] += (x[i] >= p0 && x[i] <= p1) ? g[i] : T(0);
+        for (int64_t i = 0; i < n; ++i) put(i, (x[i] >= p0 && x[i] <= p1) ? g[i] : T(0));
         break;
     }
   }
@@ -187,6 +207,7 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
   auto& tape = Tape<T>::current();
   auto* node = tape.template make<UnaryNode<T>>(a.shape(), a.requires_grad(), un_name(op));
   node->in = {a.node(), nullptr, nullptr};
+  node->first_write = true;
   node->op = op;
   node->p0 = p0;
   node->p1 = p1;

@@ -24,11 +24,14 @@ struct SumNode final : Node<T> {
     T* ga = a->grad;
     if (!ga) return;
     const T* g = this->grad;
+    const bool acc = accumulate_into(a);
     if (all) {
       const T v = g[0] * factor;
-      for (int64_t i = 0; i < a->n; ++i) ga[i] += v;
+      if (acc) for (int64_t i = 0; i < a->n; ++i) ga[i] += v;
+      else std::fill(ga, ga + a->n, v);
       return;
     }
+    if (!acc) std::fill(ga, ga + a->n, T(0));
     for_each_strided(a->shape, rs, [&](int64_t i, int64_t o) { ga[i] += g[o] * factor; });
   }
 };
@@ -45,6 +48,7 @@ Var<T> reduce_sum(const Var<T>& a, std::span<const int> axes, bool keepdims, boo
   auto& tape = Tape<T>::current();
   auto* node = tape.template make<SumNode<T>>(out, a.requires_grad(), mean ? "mean" : "sum");
   node->in = {a.node(), nullptr, nullptr};
+  node->first_write = true;
   node->factor = mean ? T(1) / static_cast<T>(std::max<int64_t>(count, 1)) : T(1);
   node->all = out.numel() == 1;
   node->rs = broadcast_strides(kept, s);

@@ -65,12 +65,15 @@ struct ConcatNode final : Node<T> {
     for (int p = 0; p < nparts; ++p) {
       Node<T>* part = parts[p];
       const int64_t w = part->n / outer;
-      if (part->grad)
+      if (part->grad) {
+        const bool acc = accumulate_into(part);  // parts beyond in[] are not prepared by the tape
         for (int64_t o = 0; o < outer; ++o) {
           const T* src = this->grad + o * inner_total + off;
           T* dst = part->grad + o * w;
-          for (int64_t k = 0; k < w; ++k) dst[k] += src[k];
+          if (acc) for (int64_t k = 0; k < w; ++k) dst[k] += src[k];
+          else std::copy(src, src + w, dst);
         }
+      }
       off += w;
     }
   }
@@ -191,6 +194,7 @@ Var<T> concat(std::span<const Var<T>> parts, int axis) {
   node->parts = tape.template alloc_array<Node<T>*>(node->nparts);
   for (int p = 0; p < node->nparts; ++p) node->parts[p] = parts[static_cast<size_t>(p)].node();
   for (int p = 0; p < std::min(3, node->nparts); ++p) node->in[static_cast<size_t>(p)] = node->parts[p];
+  node->first_write = true;
   int64_t outer = 1;
   for (int i = 0; i < ax; ++i) outer *= out[i];
   node->outer = outer;

@@ -69,6 +69,7 @@ Var<T> Tape<T>::alias(Node<T>* src, const Shape& s, int64_t offset, const char* 
   node->val = src->val + offset;
   node->grad = src->grad ? src->grad + offset : nullptr;
   node->in = {src, nullptr, nullptr};
+  node->owner = src->owner ? src->owner : src;
   return Var<T>(node);  // no backward: the gradient memory is shared
 }
 
@@ -79,10 +80,15 @@ void Tape<T>::backward(const Var<T>& root, size_t from) {
   if (r->n != 1)
     throw std::invalid_argument("backward: the root must have one element, got shape " + r->shape.str() +
                                 " (reduce it with sum() or mean() first)");
+  zero_if_fresh(r);
   r->grad[0] += T(1);
   const bool check = detect_anomaly();
   for (size_t i = nodes_.size(); i-- > from;) {
     Node<T>* node = nodes_[i];
+    if (!node->grad_ready) continue;  // no gradient reached it (it is zero): nothing to push
+    if (!node->first_write)
+      for (Node<T>* in : node->in)
+        if (in && in->grad) zero_if_fresh(in);
     node->backward();
     if (check) {
       for (Node<T>* in : node->in) {
@@ -114,6 +120,13 @@ T Var<T>::item() const {
 template <class T>
 Tensor<T> Var<T>::value() const {
   return Tensor<T>(n_->shape, values());
+}
+
+template <class T>
+std::span<const T> Var<T>::grad() const {
+  if (!n_->grad) return {};
+  zero_if_fresh(n_);  // never reached by backward (or before it): the gradient is zero
+  return {n_->grad, static_cast<size_t>(n_->n)};
 }
 
 template <class T>

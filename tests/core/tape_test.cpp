@@ -122,3 +122,61 @@ TEST(Tape, ConstantsTakeNoGradient) {
   EXPECT_TRUE(c.grad().empty());
   EXPECT_EQ(v.grad()[1], 2.0f);
 }
+
+// Gradient memory is not zeroed up front: the first contribution writes it, later ones add,
+// and a node nothing reached reads as zero. Each case below would go wrong if a rule
+// overwrote where it should add (an input used twice, a concat repeating a part, slices of
+// one buffer) or if fresh memory leaked through.
+TEST(Tape, FreshGradientsFirstWriteThenAccumulate) {
+  GradScope<double> s;
+  Tensor<double> t(Shape{2, 3}, std::vector<double>{1, 2, 3, 4, 5, 6});
+  auto a = variable(t);
+  auto y = a * a;                            // one node, the same input twice: 2a
+  auto sq = square(a);                       // a second consumer of a: + 2a
+  auto unused = exp(a);                      // never reaches the loss
+  const std::vector<Var<double>> parts{y, y, y, y};
+  auto c = concat<double>(parts, 0);  // a part repeated, also beyond in[0..2]
+  auto z = reshape(c, Shape{24});
+  auto part = slice(z, 0, 3, 9);             // a slice: part of c's gradient memory
+  auto loss = sum(part) + sum(c) + sum(sq);
+  s.backward(loss);
+  // d/dy: from c four times (1 each) plus the slice covering elements 3..8 of c = y rows 1, 0 of copies 1, 2
+  std::vector<double> gy(6, 4.0);
+  for (int64_t i = 3; i < 9; ++i) gy[static_cast<size_t>(i % 6)] += 1.0;
+  auto ga = a.grad();
+  for (size_t i = 0; i < 6; ++i) EXPECT_DOUBLE_EQ(ga[i], gy[i] * 2 * t.span()[i] + 2 * t.span()[i]) << i;
+  for (double g : unused.grad()) EXPECT_EQ(g, 0.0);  // fresh memory never reached: zero
+  for (double g : y.grad()) EXPECT_GT(g, 0.0);
+}
+
+TEST(Tape, FreshGradientMemoryIsNeverRead) {
+  // Fill the arena with NaN from an earlier scope, then run a graph in the same memory: a
+  // rule that added to fresh memory instead of writing it would return NaN.
+  auto& tape = Tape<double>::current();
+  {
+    GradScope<double> s;
+    for (int i = 0; i < 8192; ++i) std::fill_n(tape.alloc(32), 32, std::numeric_limits<double>::quiet_NaN());  // small pieces: every block
+  }
+  std::vector<double> theta(31), grad(31);
+  for (size_t i = 0; i < theta.size(); ++i) theta[i] = 0.1 * static_cast<double>(i) - 1.0;
+  auto f = [](Var<double> th) {
+    auto x = reshape(slice(th, 0, 0, 6), Shape{2, 3});
+    auto w = reshape(slice(th, 0, 6, 18), Shape{3, 4});
+    auto b = slice(th, 0, 18, 22);
+    auto h = linear(x, w, b, LinearAct::tanh);
+    auto m = matmul(h, reshape(slice(th, 0, 22, 30), Shape{4, 2}));
+    auto rest = sum(sigmoid(m) * m) + dot(th, th);
+    auto mm = dot(m, m);  // made last (its own statement): the first rule to reach m
+    return rest + mm;
+  };
+  value_and_grad<double>(f, theta, grad);
+  for (double g : grad) EXPECT_TRUE(std::isfinite(g));
+  // and the same gradient as in a clean arena
+  std::vector<double> again(31);
+  {
+    GradScope<double> s;
+    value_and_grad<double>(f, theta, again);
+  }
+  for (size_t i = 0; i < grad.size(); ++i) EXPECT_EQ(grad[i], again[i]);
+  EXPECT_EQ(grad[30], 2 * theta[30]);  // only the prior reaches the last element
+}

@@ -32,9 +32,15 @@ class Tape {
   T* alloc_zero(int64_t n);
   template <class U>
   U* alloc_array(int64_t n) { return arena_.allocate_array<U>(n); }
+  // Working memory for one backward rule, reused by the next (warm in cache, unlike fresh
+  // arena memory): valid until the next call. Rules must not hold it across calls.
+  T* scratch(int64_t n) {
+    if (static_cast<int64_t>(scratch_.size()) < n) scratch_.resize(static_cast<size_t>(n));
+    return scratch_.data();
+  }
 
-  // Constructs a node of type N in the arena with shape `s`; allocates its value, and a
-  // zeroed gradient when `needs_grad`.
+  // Constructs a node of type N in the arena with shape `s`; allocates its value, and
+  // (fresh, not zeroed: see Node::grad_ready) gradient memory when `needs_grad`.
   template <class N>
   N* make(const Shape& s, bool needs_grad, const char* name) {
     N* node = new (arena_.allocate(sizeof(N), alignof(N))) N();
@@ -42,7 +48,8 @@ class Tape {
     node->n = s.numel();
     node->name = name;
     node->val = alloc(node->n);
-    node->grad = needs_grad ? alloc_zero(node->n) : nullptr;
+    node->grad = needs_grad ? alloc(node->n) : nullptr;
+    node->grad_ready = false;
     return node;
   }
   // Finishes an op: anomaly check, then onto the tape if it takes part in backward.
@@ -69,6 +76,7 @@ class Tape {
   Tape() = default;
   Arena arena_;
   std::vector<Node<T>*> nodes_;
+  std::vector<T> scratch_;
 };
 
 // RAII: the tape stretch recorded while it lives is released when it ends. Nests.

@@ -24,9 +24,7 @@ class Var {
   const T* data() const { return n_->val; }
   std::span<const T> values() const { return {n_->val, static_cast<size_t>(n_->n)}; }
   // The gradient after backward(); empty if the node does not require one.
-  std::span<const T> grad() const {
-    return n_->grad ? std::span<const T>(n_->grad, static_cast<size_t>(n_->n)) : std::span<const T>();
-  }
+  std::span<const T> grad() const;
   T item() const;                    // the value of a one-element Var
   Tensor<T> value() const;           // a copy of the value
   Tensor<T> grad_tensor() const;     // a copy of the gradient
