@@ -25,10 +25,15 @@ Dense<T>::Dense(int64_t in, int64_t out, Options opt) : in_(in), out_(out) {
 
 template <class T>
 Var<T> Dense<T>::forward(const Var<T>& x) {
+  return forward(x, LinearAct::none);
+}
+
+template <class T>
+Var<T> Dense<T>::forward(const Var<T>& x, LinearAct act) {
   if (x.rank() < 1 || x.dim(-1) != in_)
     throw std::invalid_argument("Dense(" + std::to_string(in_) + " -> " + std::to_string(out_) + "): input of shape " +
                                 x.shape().str() + " (expected [..., " + std::to_string(in_) + "])");
-  return b_ >= 0 ? linear(x, this->param(w_), this->param(b_)) : linear(x, this->param(w_));
+  return b_ >= 0 ? linear(x, this->param(w_), this->param(b_), act) : linear(x, this->param(w_), act);
 }
 
 template <class T>
@@ -159,7 +164,22 @@ Sequential<T>& Sequential<T>::add(std::unique_ptr<Module<T>> m) {
 template <class T>
 Var<T> Sequential<T>::forward(const Var<T>& x) {
   Var<T> h = x;
-  for (auto& [n, c] : this->children()) h = c->forward(h);
+  const auto& ch = this->children();
+  for (size_t i = 0; i < ch.size(); ++i) {
+    // A dense layer and the activation after it: one fused node when the activation's
+    // derivative is a function of its output.
+    if (auto* dense = dynamic_cast<Dense<T>*>(ch[i].second.get()); dense && i + 1 < ch.size()) {
+      if (auto* a = dynamic_cast<Activation<T>*>(ch[i + 1].second.get())) {
+        const Act k = a->act();
+        if (k == Act::tanh || k == Act::sigmoid || k == Act::relu) {
+          h = dense->forward(h, k == Act::tanh ? LinearAct::tanh : k == Act::sigmoid ? LinearAct::sigmoid : LinearAct::relu);
+          ++i;
+          continue;
+        }
+      }
+    }
+    h = ch[i].second->forward(h);
+  }
   return h;
 }
 

@@ -143,6 +143,66 @@ TEST(OpsGrad, Products) {
   }
 }
 
+// linear(x, W, b, act) is one node; it must equal act(linear(x, W, b)) in value and in every
+// gradient, on the small-kernel path (odd widths: masked vector tails) and the OpenBLAS path,
+// in double and float, and pass the finite-difference check itself.
+template <class T>
+void expect_fused_linear_matches(int64_t rows, int64_t k, int64_t n, LinearAct act, bool bias, double tol) {
+  SCOPED_TRACE("rows " + std::to_string(rows) + " k " + std::to_string(k) + " n " + std::to_string(n) + " act " +
+               std::to_string(static_cast<int>(act)) + (bias ? " bias" : " no bias"));
+  auto cast = [](const Tensor<double>& t) {
+    Tensor<T> o(t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i) o.span()[i] = static_cast<T>(t.span()[i]);
+    return o;
+  };
+  const auto x = cast(R({rows, k}, 40, -2, 2)), w = cast(R({k, n}, 41)), b = cast(R({n}, 42)), up = cast(R({rows, n}, 43));
+  auto run = [&](bool fused) {
+    GradScope<T> s;
+    auto xv = variable(x), wv = variable(w), bv = variable(b);
+    Var<T> y;
+    if (fused) y = bias ? linear(xv, wv, bv, act) : linear(xv, wv, act);
+    else {
+      y = bias ? linear(xv, wv, bv) : linear(xv, wv);
+      if (act == LinearAct::tanh) y = tanh(y);
+      if (act == LinearAct::sigmoid) y = sigmoid(y);
+      if (act == LinearAct::relu) y = relu(y);
+    }
+    auto loss = sum(y * constant(up));  // a non-uniform upstream gradient
+    s.backward(loss);
+    return std::vector<Tensor<T>>{y.value(), y.grad_tensor(), xv.grad_tensor(), wv.grad_tensor(), bv.grad_tensor()};
+  };
+  const auto f = run(true), r = run(false);
+  const char* what[] = {"value", "dL/dy", "dL/dx", "dL/dW", "dL/db"};
+  for (size_t i = 0; i < f.size(); ++i) {
+    double scale = 1;
+    for (auto v : r[i].span()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    EXPECT_LE(max_abs_diff(f[i], r[i]), tol * scale) << what[i];
+  }
+}
+
+TEST(OpsGrad, FusedLinearActivation) {
+  for (LinearAct act : {LinearAct::none, LinearAct::tanh, LinearAct::sigmoid, LinearAct::relu}) {
+    for (bool bias : {true, false}) {
+      expect_fused_linear_matches<double>(100, 20, 20, act, bias, 1e-13);  // the BNN benchmark's layer
+      expect_fused_linear_matches<double>(7, 5, 37, act, bias, 1e-13);     // masked tails, two column chunks
+      expect_fused_linear_matches<double>(100, 1, 20, act, bias, 1e-13);   // k = 1
+      expect_fused_linear_matches<double>(96, 80, 70, act, bias, 1e-12);   // OpenBLAS path
+      expect_fused_linear_matches<float>(33, 9, 45, act, bias, 2e-5);
+    }
+  }
+  // The fused node itself, finite differences (relu away from its kink: a small input range).
+  expect_grad([](Vs v) { return linear(v[0], v[1], v[2], LinearAct::tanh); }, {R({5, 3}, 44), R({3, 4}, 45), R({4}, 46)});
+  expect_grad([](Vs v) { return linear(v[0], v[1], v[2], LinearAct::sigmoid); }, {R({5, 3}, 47), R({3, 4}, 48), R({4}, 49)});
+  expect_grad([](Vs v) { return linear(v[0], v[1], LinearAct::tanh); }, {R({2, 5, 3}, 50), R({3, 4}, 51)});
+  expect_grad([](Vs v) { return linear(v[0], v[1], v[2], LinearAct::relu); }, {R({5, 3}, 52), R({3, 4}, 53), R({4}, 54, 0.5, 1)});
+  {
+    GradScope<double> s;
+    auto x = constant(R({4, 3}, 55)), w = constant(R({3, 2}, 56));
+    EXPECT_STREQ(linear(x, w, LinearAct::tanh).op_name(), "linear+tanh");
+    EXPECT_THROW(linear(x, constant(R({2, 2}, 1)), LinearAct::tanh), std::invalid_argument);
+  }
+}
+
 TEST(OpsGrad, ShapeErrorsNameShapes) {
   GradScope<double> s;
   auto a = variable(R({2, 3}, 1)), b = variable(R({4, 5}, 2));

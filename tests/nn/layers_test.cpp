@@ -36,6 +36,41 @@ TEST(Layers, EveryActivationGradient) {
   EXPECT_THROW(nn::parse_activation("swish"), std::invalid_argument);
 }
 
+TEST(Layers, SequentialFusesDenseAndActivation) {
+  // Sequential runs Dense + tanh/sigmoid/relu as one fused node: the same output and
+  // parameter gradients as running each layer on its own, and the layer list is unchanged.
+  for (const char* a : {"tanh", "sigmoid", "relu", "elu"}) {
+    auto net = nn::make_mlp<double>({3, 20, 20, 2}, {.activation = a, .output_activation = a});
+    net->finalize(5);
+    ASSERT_EQ(net->size(), 6u);
+    const auto x = rand_t({9, 3}, 6);
+    auto run = [&](bool fused) {
+      net->zero_grad();
+      core::GradScope<double> s;
+      Var<double> h = core::constant(x);
+      if (fused) h = net->forward(h);
+      else for (size_t i = 0; i < net->size(); ++i) h = (*net)[i].forward(h);
+      auto loss = core::sum(core::square(h));
+      s.backward(loss);
+      std::vector<double> g(net->gradients().begin(), net->gradients().end());
+      return std::make_pair(h.value(), g);
+    };
+    auto [yf, gf] = run(true);
+    auto [yr, gr] = run(false);
+    EXPECT_LT(core::max_abs_diff(yf, yr), 1e-14) << a;
+    ASSERT_EQ(gf.size(), gr.size());
+    for (size_t i = 0; i < gf.size(); ++i) EXPECT_NEAR(gf[i], gr[i], 1e-13) << a << " " << i;
+  }
+  {  // the fused node is what runs
+    auto net = nn::make_mlp<double>({3, 4, 2}, {.activation = "tanh"});
+    net->finalize(1);
+    core::GradScope<double> s;
+    EXPECT_STREQ(net->forward(core::constant(rand_t({2, 3}, 1))).op_name(), "linear");  // output layer: identity
+    auto hidden = net->forward(core::constant(rand_t({2, 3}, 1))).node()->in[0];
+    EXPECT_STREQ(hidden->name, "linear+tanh");
+  }
+}
+
 TEST(Layers, BatchNormGradientAndRunningStatistics) {
   auto net = nn::make_mlp<double>({3, 5, 2}, {.activation = "tanh", .batch_norm = true});
   net->finalize(5);

@@ -70,6 +70,13 @@ template <class T> Var<T> matmul(const Var<T>& a, const Var<T>& b);
 // bias costs no broadcast pass and backward is two GEMMs and a column sum.
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b);
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w);
+// act(x @ W + b) as one node, for the activations whose derivative is a function of their
+// output (tanh' = 1 - y², sigmoid' = y(1 - y), relu' = [y > 0]): no separate activation
+// node, value or gradient buffer, and one pass fewer each way. Same values and gradients as
+// act(linear(x, W, b)).
+enum class LinearAct { none, tanh, sigmoid, relu };
+template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b, LinearAct act);
+template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, LinearAct act);
 // [..., n] · [..., n] summed over everything: a scalar.
 template <class T> Var<T> dot(const Var<T>& a, const Var<T>& b);
 

@@ -3,6 +3,7 @@
 #pragma once
 #include <string>
 
+#include "trusty/core/ops.hpp"
 #include "trusty/nn/module.hpp"
 
 namespace trusty::nn {
@@ -19,6 +20,8 @@ class Dense final : public Module<T> {
   Dense(int64_t in, int64_t out, Options opt);
   Dense(int64_t in, int64_t out) : Dense(in, out, Options{}) {}
   Var<T> forward(const Var<T>& x) override;
+  // act(forward(x)) as one fused node (core::linear with an activation).
+  Var<T> forward(const Var<T>& x, core::LinearAct act);
   std::string kind() const override { return "Dense"; }
   std::string describe() const override;
   int64_t in_features() const { return in_; }
@@ -44,6 +47,7 @@ class Activation final : public Module<T> {
   explicit Activation(Act a, double alpha = -1);
   Var<T> forward(const Var<T>& x) override { return activate<T>(x, act_, alpha_); }
   std::string kind() const override { return activation_name(act_); }
+  Act act() const { return act_; }
 
  private:
   Act act_;
@@ -96,6 +100,10 @@ class Sequential final : public Module<T> {
   size_t size() const { return this->children().size(); }
   Module<T>& operator[](size_t i) { return *this->children()[i].second; }
 };
+
+// Sequential::forward runs a Dense layer followed by a tanh, sigmoid or ReLU Activation as
+// one fused node (same values and gradients, one pass fewer each way); the layers, their
+// names and the parameter layout are unchanged.
 
 // A multilayer perceptron from widths [in, h1, ..., out]: Dense + (BatchNorm) + activation
 // + (Dropout) per hidden layer, then Dense + output activation. init "auto": He normal

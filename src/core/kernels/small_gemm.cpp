@@ -8,46 +8,14 @@
 #include <vector>
 
 #include "trusty/core/kernels/blas.hpp"
-
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
+#include "simd.hpp"
 
 namespace trusty::core::kernels {
 
 #if defined(__AVX512F__)
 namespace {
 
-template <class T>
-struct Vec;
-template <>
-struct Vec<double> {
-  using V = __m512d;
-  using M = __mmask8;
-  static constexpr int64_t W = 8;
-  static V zero() { return _mm512_setzero_pd(); }
-  static V set1(double x) { return _mm512_set1_pd(x); }
-  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(M m, double* p, V v) { _mm512_mask_storeu_pd(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_pd(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_pd(a, b); }
-  static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFF : (1u << n) - 1); }
-  static double sum(V v) { return _mm512_reduce_add_pd(v); }
-};
-template <>
-struct Vec<float> {
-  using V = __m512;
-  using M = __mmask16;
-  static constexpr int64_t W = 16;
-  static V zero() { return _mm512_setzero_ps(); }
-  static V set1(float x) { return _mm512_set1_ps(x); }
-  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(M m, float* p, V v) { _mm512_mask_storeu_ps(p, m, v); }
-  static V fma(V a, V b, V c) { return _mm512_fmadd_ps(a, b, c); }
-  static V mul(V a, V b) { return _mm512_mul_ps(a, b); }
-  static M mask(int64_t n) { return static_cast<M>(n >= W ? 0xFFFF : (1u << n) - 1); }
-  static float sum(V v) { return _mm512_reduce_add_ps(v); }
-};
+using simd::Vec;
 
 // C[R rows, NV vectors] = alpha · Σ_kk A(i, kk) B(kk, :) + beta · C, A(i, kk) = a[i·ra + kk·ca];
 // with a bias row (alpha = 1, beta = 0): C = A B + bias, the accumulators starting at it.
