@@ -18,6 +18,11 @@ using kernels::gemm;
 // partial chunk by a plain loop.
 template <class T>
 void column_sums(int64_t rows, int64_t cols, const T* g, T* gb, bool acc) {
+  if (cols == 1) {  // one output: a chain of additions down the rows otherwise
+    const T v = kernels::sum(g, rows);
+    gb[0] = acc ? gb[0] + v : v;
+    return;
+  }
   constexpr int64_t C = 16;
   auto put = [&](int64_t j0, int64_t w, const T* s) {
     for (int64_t j = 0; j < w; ++j) gb[j0 + j] = acc ? gb[j0 + j] + s[j] : s[j];
@@ -92,24 +97,37 @@ void dz_chunk(int64_t rows, int64_t cols, int64_t j0, const T* g, const T* y, T*
   using X = kernels::simd::Vec<T>;
   typename X::M msk[NV];
   const int64_t w = std::min<int64_t>(NV * X::W, cols - j0);
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) msk[v] = X::mask(w - v * X::W);
   typename X::V s0[NV], s1[NV];
+#pragma GCC unroll 4
   for (int v = 0; v < NV; ++v) s0[v] = s1[v] = X::zero();
-  auto row = [&](int64_t r, typename X::V* acc) {
-    const int64_t o = r * cols + j0;
-    for (int v = 0; v < NV; ++v) {
-      const auto z = d(X::load(msk[v], g + o + v * X::W), X::load(msk[v], y + o + v * X::W));
-      X::store(msk[v], dz + o + v * X::W, z);
-      acc[v] = X::add(acc[v], z);
-    }
-  };
+  // Two rows per step, written out (a helper taking the sums by pointer kept them in memory).
   int64_t r = 0;
   for (; r + 2 <= rows; r += 2) {
-    row(r, s0);
-    row(r + 1, s1);
+    const int64_t o0 = r * cols + j0, o1 = o0 + cols;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const int64_t e = v * X::W;
+      const auto z0 = d(X::load(msk[v], g + o0 + e), X::load(msk[v], y + o0 + e));
+      const auto z1 = d(X::load(msk[v], g + o1 + e), X::load(msk[v], y + o1 + e));
+      X::store(msk[v], dz + o0 + e, z0);
+      X::store(msk[v], dz + o1 + e, z1);
+      s0[v] = X::add(s0[v], z0);
+      s1[v] = X::add(s1[v], z1);
+    }
   }
-  if (r < rows) row(r, s0);
+  if (r < rows) {
+    const int64_t o0 = r * cols + j0;
+#pragma GCC unroll 4
+    for (int v = 0; v < NV; ++v) {
+      const auto z0 = d(X::load(msk[v], g + o0 + v * X::W), X::load(msk[v], y + o0 + v * X::W));
+      X::store(msk[v], dz + o0 + v * X::W, z0);
+      s0[v] = X::add(s0[v], z0);
+    }
+  }
   if (sums)
+#pragma GCC unroll 4
     for (int v = 0; v < NV; ++v) X::store(msk[v], sums + j0 + v * X::W, X::add(s0[v], s1[v]));
 }
 

@@ -33,7 +33,32 @@ inline void block(int64_t k, T alpha, const T* a, int64_t ra, int64_t ca, const 
 #pragma GCC unroll 8
     for (int r = 0; r < R; ++r) acc[r][v] = init;
   }
-  for (int64_t kk = 0; kk < k; ++kk) {
+  int64_t kk = 0;
+  if constexpr (R <= 2) {
+    // One or two rows: the R·NV accumulators alone are a latency chain along k (an FMA's
+    // latency per step); a second set for odd k halves it.
+    typename X::V odd[R][NV];
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) odd[r][v] = X::zero();
+    for (; kk + 2 <= k; kk += 2) {
+#pragma GCC unroll 2
+      for (int r = 0; r < R; ++r) {
+        const typename X::V a0 = X::set1(a[r * ra + kk * ca]), a1 = X::set1(a[r * ra + (kk + 1) * ca]);
+#pragma GCC unroll 3
+        for (int v = 0; v < NV; ++v) {
+          acc[r][v] = X::fma(a0, X::load(msk[v], b + kk * ldb + v * X::W), acc[r][v]);
+          odd[r][v] = X::fma(a1, X::load(msk[v], b + (kk + 1) * ldb + v * X::W), odd[r][v]);
+        }
+      }
+    }
+#pragma GCC unroll 2
+    for (int r = 0; r < R; ++r)
+#pragma GCC unroll 3
+      for (int v = 0; v < NV; ++v) acc[r][v] = X::add(acc[r][v], odd[r][v]);
+  }
+  for (; kk < k; ++kk) {
     typename X::V bv[NV];
 #pragma GCC unroll 3
     for (int v = 0; v < NV; ++v) bv[v] = X::load(msk[v], b + kk * ldb + v * X::W);
