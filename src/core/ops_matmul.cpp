@@ -150,7 +150,7 @@ void activation_backward(LinearAct act, int64_t rows, int64_t cols, const T* g, 
   using V = typename X::V;
   const V one = X::set1(T(1));
   switch (act) {
-    case LinearAct::none: dz_rows(rows, cols, g, y, dz, sums, [](V gv, V) { return gv; }); break;
+    case LinearAct::none: break;  // not called: dz is the gradient itself
     case LinearAct::tanh: dz_rows(rows, cols, g, y, dz, sums, [one](V gv, V yv) { return X::mul(gv, X::fnma(yv, yv, one)); }); break;
     case LinearAct::sigmoid:
       dz_rows(rows, cols, g, y, dz, sums, [one](V gv, V yv) { return X::mul(X::mul(gv, yv), X::fnma(yv, one, one)); });
@@ -162,7 +162,7 @@ void activation_backward(LinearAct act, int64_t rows, int64_t cols, const T* g, 
 template <class T>
 void activation_backward(LinearAct act, int64_t rows, int64_t cols, const T* g, const T* y, T* dz, T* sums) {
   switch (act) {
-    case LinearAct::none: dz_rows_ref(rows, cols, g, y, dz, sums, [](T gv, T) { return gv; }); break;
+    case LinearAct::none: break;  // not called: dz is the gradient itself
     case LinearAct::tanh: dz_rows_ref(rows, cols, g, y, dz, sums, [](T gv, T yv) { return gv * (T(1) - yv * yv); }); break;
     case LinearAct::sigmoid: dz_rows_ref(rows, cols, g, y, dz, sums, [](T gv, T yv) { return gv * yv * (T(1) - yv); }); break;
     case LinearAct::relu: dz_rows_ref(rows, cols, g, y, dz, sums, [](T gv, T yv) { return yv > 0 ? gv : T(0); }); break;
@@ -198,26 +198,23 @@ struct LinearNode final : Node<T> {
   LinearAct act;
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
+    // dz into scratch (this node's gradient stays dL/dy), with short rows' bias sums taken
+    // in the same pass; without an activation dz is the gradient itself.
     const T* dz = this->grad;
     const bool db = b && b->grad;
+    constexpr int64_t kLocal = 256;
+    T sums[kLocal];
+    const bool fused_sums = act != LinearAct::none && db && cols <= kLocal;
     if (act != LinearAct::none) {
-      // dz into scratch (this node's gradient stays dL/dy); short rows: the bias sums in the
-      // same pass, in a local row.
       T* s = Tape<T>::current().scratch(this->n);
-      constexpr int64_t kLocal = 256;
-      T sums[kLocal];
-      const bool fuse = db && cols <= kLocal;
-      activation_backward(act, rows, cols, this->grad, this->val, s, fuse ? sums : nullptr);
+      activation_backward(act, rows, cols, this->grad, this->val, s, fused_sums ? sums : nullptr);
       dz = s;
-      if (fuse) {
-        T* gb = b->grad;
-        if (accumulate_into(b)) for (int64_t j = 0; j < cols; ++j) gb[j] += sums[j];
-        else std::copy(sums, sums + cols, gb);
-      } else if (db) {
-        column_sums(rows, cols, dz, b->grad, accumulate_into(b));
-      }
-    } else if (db) {
-      column_sums(rows, cols, dz, b->grad, accumulate_into(b));
+    }
+    if (db) {
+      const bool acc = accumulate_into(b);
+      if (!fused_sums) column_sums(rows, cols, dz, b->grad, acc);
+      else if (acc) for (int64_t j = 0; j < cols; ++j) b->grad[j] += sums[j];
+      else std::copy(sums, sums + cols, b->grad);
     }
     if (w->grad) gemm(true, false, k, cols, rows, T(1), x->val, k, dz, cols, beta_for(w), w->grad, cols);
     if (x->grad) gemm(false, true, rows, k, cols, T(1), dz, cols, w->val, cols, beta_for(x), x->grad, k);

@@ -94,16 +94,14 @@ class Sequential final : public Module<T> {
   Sequential& add(std::unique_ptr<Module<T>> m);
   template <class M, class... A>
   Sequential& emplace(A&&... args) { return add(std::make_unique<M>(std::forward<A>(args)...)); }
+  // Runs the children in order; a Dense followed by a tanh, sigmoid or ReLU Activation runs
+  // as one fused node (same values and gradients; layers, names and layout unchanged).
   Var<T> forward(const Var<T>& x) override;
   std::string kind() const override { return "Sequential"; }
   std::string describe() const override;
   size_t size() const { return this->children().size(); }
   Module<T>& operator[](size_t i) { return *this->children()[i].second; }
 };
-
-// Sequential::forward runs a Dense layer followed by a tanh, sigmoid or ReLU Activation as
-// one fused node (same values and gradients, one pass fewer each way); the layers, their
-// names and the parameter layout are unchanged.
 
 // A multilayer perceptron from widths [in, h1, ..., out]: Dense + (BatchNorm) + activation
 // + (Dropout) per hidden layer, then Dense + output activation. init "auto": He normal
