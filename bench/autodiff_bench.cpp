@@ -36,15 +36,11 @@ double bench_logpost(double seconds) {
   auto theta = normal(static_cast<size_t>(P), 3, 0.3);
   std::vector<double> grad(theta.size());
   const double inv_var = 1.0 / (0.1 * 0.1);
+  const int64_t widths[] = {1, H, H, 1};
+  // The network as one node (mlp), or (TRUSTY_BENCH_LAYERS=1) as a linear() node per layer.
+  const bool layers = std::getenv("TRUSTY_BENCH_LAYERS") != nullptr;
   auto logpost = [&](Var<double> th) {
-    int64_t o = 0;
-    auto take = [&](int64_t n, Shape s) { auto v = reshape(slice(th, 0, o, o + n), s); o += n; return v; };
-    auto w1 = take(H, Shape{1, H}), b1 = take(H, Shape{H});
-    auto w2 = take(H * H, Shape{H, H}), b2 = take(H, Shape{H});
-    auto w3 = take(H, Shape{H, 1}), b3 = take(1, Shape{1});
-    auto h = linear(constant_ref(x), w1, b1, LinearAct::tanh);  // tanh(x W1 + b1) as one node
-    h = linear(h, w2, b2, LinearAct::tanh);
-    auto f = linear(h, w3, b3);
+    auto f = layers ? mlp_reference(constant_ref(x), th, widths, LinearAct::tanh) : mlp(constant_ref(x), th, widths, LinearAct::tanh);
     auto loglik = sum(square(f - constant_ref(y))) * (-0.5 * inv_var);
     auto logprior = dot(th, th) * -0.5;
     return loglik + logprior;

@@ -203,6 +203,81 @@ TEST(OpsGrad, FusedLinearActivation) {
   }
 }
 
+// mlp (the whole network as one node, rows along the vector lanes) against the chain of
+// linear() nodes it replaces: value and every gradient, for widths that exercise every tile
+// (12, 8, 4, 2, 1 outputs; 6..1 gradient columns, 4/2/1 rows), rows that leave one, two or
+// no whole pairs of vectors and a masked remainder, both element types, each activation.
+template <class T>
+void expect_mlp_matches(int64_t rows, std::vector<int64_t> widths, LinearAct act, double tol, bool x_grad = true) {
+  std::string ws;
+  for (auto w : widths) ws += std::to_string(w) + " ";
+  SCOPED_TRACE("rows " + std::to_string(rows) + " widths " + ws + "act " + std::to_string(static_cast<int>(act)));
+  int64_t np = 0;
+  for (size_t l = 1; l < widths.size(); ++l) np += widths[l - 1] * widths[l] + widths[l];
+  auto cast = [](const Tensor<double>& t) {
+    Tensor<T> o(t.shape());
+    for (int64_t i = 0; i < t.numel(); ++i) o.span()[i] = static_cast<T>(t.span()[i]);
+    return o;
+  };
+  const auto x = cast(R({rows, widths.front()}, 60, -2, 2)), p = cast(R({np}, 61, -0.8, 0.8));
+  const auto up = cast(R({rows, widths.back()}, 62));
+  auto run = [&](bool fused) {
+    GradScope<T> s;
+    auto xv = x_grad ? variable(x) : constant(x), pv = variable(p);
+    auto y = fused ? mlp(xv, pv, widths, act) : mlp_reference(xv, pv, widths, act);
+    // p also reaches the loss directly, so the node's parameter gradient is added to one
+    // already written (the other order is the benchmark's: the node first).
+    auto loss = sum(y * constant(up)) + dot(pv, pv);
+    s.backward(loss);
+    std::vector<Tensor<T>> out{y.value(), pv.grad_tensor()};
+    if (x_grad) out.push_back(xv.grad_tensor());
+    return out;
+  };
+  const auto f = run(true), r = run(false);
+  const char* what[] = {"value", "dL/dparams", "dL/dx"};
+  for (size_t i = 0; i < f.size(); ++i) {
+    double scale = 1;
+    for (auto v : r[i].span()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    EXPECT_LE(max_abs_diff(f[i], r[i]), tol * scale) << what[i];
+  }
+}
+
+TEST(OpsGrad, MlpMatchesLinearChain) {
+  for (LinearAct act : {LinearAct::tanh, LinearAct::sigmoid, LinearAct::relu, LinearAct::none}) {
+    expect_mlp_matches<double>(100, {1, 20, 20, 1}, act, 1e-13);  // the BNN benchmark's network
+    expect_mlp_matches<double>(37, {3, 29, 7, 2}, act, 1e-13);    // tails everywhere: 12+12+4+1, 4+2+1
+    expect_mlp_matches<double>(16, {5, 11, 3}, act, 1e-13);       // exactly one pair of vectors
+    expect_mlp_matches<double>(3, {2, 6}, act, 1e-13, false);     // one layer, fewer rows than a vector
+    expect_mlp_matches<double>(200, {13, 40, 40, 40, 5}, act, 1e-12);
+    expect_mlp_matches<float>(70, {4, 33, 17, 3}, act, 3e-5);
+  }
+  expect_mlp_matches<double>(50, {3, 200, 2}, LinearAct::tanh, 1e-13);  // wider than the fused node: the chain
+  // Finite differences on the node itself (relu away from its kink: positive inputs and weights).
+  const std::vector<int64_t> w1 = {3, 5, 4, 2};
+  expect_grad([&](Vs v) { return mlp(v[0], v[1], w1, LinearAct::tanh); }, {R({9, 3}, 63), R({54}, 64)});
+  expect_grad([&](Vs v) { return mlp(v[0], v[1], w1, LinearAct::sigmoid); }, {R({9, 3}, 65), R({54}, 66)});
+  expect_grad([&](Vs v) { return mlp(v[0], v[1], w1, LinearAct::relu); }, {R({9, 3}, 67, 0.2, 1), R({54}, 68, 0.2, 1)});
+  expect_grad([&](Vs v) { return mlp(v[0], v[1], w1, LinearAct::none); }, {R({2, 9, 3}, 69), R({54}, 70)});
+  {
+    GradScope<double> s;
+    auto x = constant(R({4, 3}, 71)), p = variable(R({54}, 72));
+    EXPECT_STREQ(mlp(x, p, w1, LinearAct::tanh).op_name(), "mlp");
+    auto message = [&](auto f) {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return std::string(e.what());
+      }
+      return std::string("no exception");
+    };
+    const std::vector<int64_t> bad = {3, 5, 4, 3};
+    EXPECT_NE(message([&] { mlp(x, p, bad, LinearAct::tanh); }).find("expected [59]"), std::string::npos);
+    EXPECT_NE(message([&] { mlp(constant(R({4, 2}, 1)), p, w1, LinearAct::tanh); }).find("[4, 2]"), std::string::npos);
+    const std::vector<int64_t> one = {3};
+    EXPECT_NE(message([&] { mlp(x, p, one, LinearAct::tanh); }).find("widths {3}"), std::string::npos);
+  }
+}
+
 TEST(OpsGrad, ShapeErrorsNameShapes) {
   GradScope<double> s;
   auto a = variable(R({2, 3}, 1)), b = variable(R({4, 5}, 2));

@@ -77,6 +77,13 @@ template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w);
 enum class LinearAct { none, tanh, sigmoid, relu };
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, const Var<T>& b, LinearAct act);
 template <class T> Var<T> linear(const Var<T>& x, const Var<T>& w, LinearAct act);
+// A multilayer perceptron as one node, for small networks evaluated many times (HMC):
+// widths = {d0, d1, ..., dL}; params (1-D) holds W_l [d_{l-1}, d_l] row-major then b_l [d_l]
+// for l = 1..L (nn::Dense's layout); `act` after every layer but the last. x [..., d0] →
+// [..., dL]. The same function as the chain of linear() nodes (mlp_reference, tested
+// against it), computed with the rows along the vector lanes and no node per layer.
+template <class T> Var<T> mlp(const Var<T>& x, const Var<T>& params, std::span<const int64_t> widths, LinearAct act);
+template <class T> Var<T> mlp_reference(const Var<T>& x, const Var<T>& params, std::span<const int64_t> widths, LinearAct act);
 // [..., n] · [..., n] summed over everything: a scalar.
 template <class T> Var<T> dot(const Var<T>& a, const Var<T>& b);
 
