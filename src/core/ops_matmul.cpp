@@ -6,6 +6,7 @@
 #include "trusty/core/kernels/reduce.hpp"
 #include "trusty/core/kernels/vmath.hpp"
 #include "kernels/simd.hpp"
+#include "linear_act.hpp"
 #include "trusty/core/ops.hpp"
 
 namespace trusty::core {
@@ -170,15 +171,7 @@ void activation_backward(LinearAct act, int64_t rows, int64_t cols, const T* g, 
 }
 #endif
 
-template <class T>
-void activation_forward(LinearAct act, int64_t n, T* y) {
-  switch (act) {
-    case LinearAct::none: break;
-    case LinearAct::tanh: kernels::vmath(kernels::VFun::tanh, n, y, y); break;
-    case LinearAct::sigmoid: kernels::vsigmoid(n, y, y); break;
-    case LinearAct::relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0 ? T(0) : y[i]; break;  // NaN propagates
-  }
-}
+using linear_detail::activation_forward;
 
 constexpr const char* linear_name(LinearAct act) {
   switch (act) {

@@ -18,6 +18,7 @@
 #include <type_traits>
 
 #include "kernels/simd.hpp"
+#include "linear_act.hpp"
 #include "trusty/core/kernels/vmath.hpp"
 #include "trusty/core/ops.hpp"
 
@@ -184,16 +185,6 @@ void weight_grad(int64_t din, int64_t dout, int64_t P, const T* a, const T* d, T
 }
 
 template <class T>
-void activate(LinearAct act, int64_t n, T* y) {
-  switch (act) {
-    case LinearAct::none: break;
-    case LinearAct::tanh: kernels::vmath(kernels::VFun::tanh, n, y, y); break;
-    case LinearAct::sigmoid: kernels::vsigmoid(n, y, y); break;
-    case LinearAct::relu: for (int64_t i = 0; i < n; ++i) y[i] = y[i] < 0 ? T(0) : y[i]; break;  // NaN propagates
-  }
-}
-
-template <class T>
 struct MlpNode final : Node<T> {
   int64_t rows = 0, P = 0, L = 0;
   const int64_t* widths = nullptr;  // L + 1, in the arena
@@ -301,7 +292,7 @@ Var<T> mlp_fused(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
     z = l < L ? tape.alloc(dout * P) : tape.scratch(dout * P);
     product(dout, din, w, dout, b, a, z, P, [](auto v, int64_t) { return v; });
     if (l < L) {
-      activate(act, dout * P, z);
+      linear_detail::activation_forward(act, dout * P, z);
       node->acts[l] = z;
     }
     a = z;

@@ -143,6 +143,18 @@ TEST(OpsGrad, Products) {
   }
 }
 
+// Fused against reference, tensor by tensor, within tol relative to the reference's largest
+// magnitude (at least 1).
+template <class T>
+void expect_each_close(const std::vector<Tensor<T>>& f, const std::vector<Tensor<T>>& r, std::vector<const char*> what, double tol) {
+  ASSERT_EQ(f.size(), r.size());
+  for (size_t i = 0; i < f.size(); ++i) {
+    double scale = 1;
+    for (auto v : r[i].span()) scale = std::max(scale, std::abs(static_cast<double>(v)));
+    EXPECT_LE(max_abs_diff(f[i], r[i]), tol * scale) << what[i];
+  }
+}
+
 // linear(x, W, b, act) is one node; it must equal act(linear(x, W, b)) in value and in every
 // gradient, on the small-kernel path (odd widths: masked vector tails) and the OpenBLAS path,
 // in double and float, and pass the finite-difference check itself.
@@ -171,13 +183,7 @@ void expect_fused_linear_matches(int64_t rows, int64_t k, int64_t n, LinearAct a
     s.backward(loss);
     return std::vector<Tensor<T>>{y.value(), y.grad_tensor(), xv.grad_tensor(), wv.grad_tensor(), bv.grad_tensor()};
   };
-  const auto f = run(true), r = run(false);
-  const char* what[] = {"value", "dL/dy", "dL/dx", "dL/dW", "dL/db"};
-  for (size_t i = 0; i < f.size(); ++i) {
-    double scale = 1;
-    for (auto v : r[i].span()) scale = std::max(scale, std::abs(static_cast<double>(v)));
-    EXPECT_LE(max_abs_diff(f[i], r[i]), tol * scale) << what[i];
-  }
+  expect_each_close(run(true), run(false), {"value", "dL/dy", "dL/dx", "dL/dW", "dL/db"}, tol);
 }
 
 TEST(OpsGrad, FusedLinearActivation) {
@@ -233,13 +239,7 @@ void expect_mlp_matches(int64_t rows, std::vector<int64_t> widths, LinearAct act
     if (x_grad) out.push_back(xv.grad_tensor());
     return out;
   };
-  const auto f = run(true), r = run(false);
-  const char* what[] = {"value", "dL/dparams", "dL/dx"};
-  for (size_t i = 0; i < f.size(); ++i) {
-    double scale = 1;
-    for (auto v : r[i].span()) scale = std::max(scale, std::abs(static_cast<double>(v)));
-    EXPECT_LE(max_abs_diff(f[i], r[i]), tol * scale) << what[i];
-  }
+  expect_each_close(run(true), run(false), {"value", "dL/dparams", "dL/dx"}, tol);
 }
 
 TEST(OpsGrad, MlpMatchesLinearChain) {
