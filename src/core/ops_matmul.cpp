@@ -191,10 +191,6 @@ struct LinearNode final : Node<T> {
   LinearAct act;
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
-    if (act != LinearAct::none && k * cols <= 64 * 64 && cols <= 256 && rows > 2 * kBlockRows && b && b->grad) {
-      blocked(x, w, b);
-      return;
-    }
     // dz into scratch (this node's gradient stays dL/dy), with short rows' bias sums taken
     // in the same pass; without an activation dz is the gradient itself.
     const T* dz = this->grad;
@@ -215,30 +211,6 @@ struct LinearNode final : Node<T> {
     }
     if (w->grad) gemm(true, false, k, cols, rows, T(1), x->val, k, dz, cols, beta_for(w), w->grad, cols);
     if (x->grad) gemm(false, true, rows, k, cols, T(1), dz, cols, w->val, cols, beta_for(x), x->grad, k);
-  }
-  static constexpr int64_t kBlockRows = 32;
-  // Small layers, many rows: the same steps a block of rows at a time, so that dz stays in L1
-  // (written whole it left L1 before the two GEMMs read it back).
-  void blocked(Node<T>* x, Node<T>* w, Node<T>* b) {
-    T* s = Tape<T>::current().scratch(kBlockRows * cols + k * cols);
-    T* wt = s + kBlockRows * cols;  // Wᵀ once (the small GEMM copies a transposed B per call)
-    for (int64_t i = 0; i < k; ++i)
-      for (int64_t j = 0; j < cols; ++j) wt[j * k + i] = w->val[i * cols + j];
-    T bsum[256];
-    const bool bacc = accumulate_into(b);
-    T bw = w->grad ? beta_for(w) : T(0);
-    const T bx = x->grad ? beta_for(x) : T(0);
-    for (int64_t r0 = 0; r0 < rows; r0 += kBlockRows) {
-      const int64_t rb = std::min(kBlockRows, rows - r0);
-      activation_backward(act, rb, cols, this->grad + r0 * cols, this->val + r0 * cols, s, bsum);
-      if (r0 == 0 && !bacc) std::copy(bsum, bsum + cols, b->grad);
-      else for (int64_t j = 0; j < cols; ++j) b->grad[j] += bsum[j];
-      if (w->grad) {
-        gemm(true, false, k, cols, rb, T(1), x->val + r0 * k, k, s, cols, bw, w->grad, cols);
-        bw = T(1);
-      }
-      if (x->grad) gemm(false, false, rb, k, cols, T(1), s, cols, wt, k, bx, x->grad + r0 * k, k);
-    }
   }
 };
 
