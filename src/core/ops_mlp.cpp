@@ -188,7 +188,7 @@ template <class T>
 struct MlpNode final : Node<T> {
   int64_t rows = 0, P = 0, L = 0;
   const int64_t* widths = nullptr;  // L + 1, in the arena
-  const int64_t* offs = nullptr;    // where layer l's W_l starts in the parameters (l = 1..L at [l - 1])
+  const int64_t* offs = nullptr;    // offs[l - 1]: where layer l's W_l starts in the parameters
   T** acts = nullptr;               // A_0 .. A_{L-1}, each d_l × P, in the arena
   LinearAct act = LinearAct::none;
 
@@ -213,13 +213,12 @@ struct MlpNode final : Node<T> {
     for (int64_t r = 0; r < rows; ++r)
       for (int64_t j = 0; j < dl; ++j) dz[j * P + r] = this->grad[r * dl + j];
     const bool pacc = p->grad ? accumulate_into(p) : false;
-    const int64_t* off = offs;
     const V one = X::set1(T(1));
     for (int64_t l = L; l >= 1; --l) {
       const int64_t din = widths[l - 1], dout = widths[l];
-      const T* w = p->val + off[l - 1];
+      const T* w = p->val + offs[l - 1];
       if (p->grad) {
-        T* gw = p->grad + off[l - 1];
+        T* gw = p->grad + offs[l - 1];
         T* gb = gw + din * dout;
         weight_grad(din, dout, P, acts[l - 1], dz, gw, pacc, gb);
       }
@@ -314,16 +313,19 @@ Var<T> mlp(const Var<T>& x, const Var<T>& params, std::span<const int64_t> width
     ok = widths[l - 1] > 0 && widths[l] > 0;
     np += widths[l - 1] * widths[l] + widths[l];
   }
-  std::string ws;
-  for (size_t l = 0; l < widths.size(); ++l) {
-    if (l) ws += ", ";
-    ws += std::to_string(widths[l]);
-  }
-  if (!ok) throw std::invalid_argument("mlp: widths {" + ws + "} must hold at least two positive entries (input, ..., output)");
+  auto ws = [&] {  // for the messages only: HMC calls this millions of times
+    std::string s;
+    for (size_t l = 0; l < widths.size(); ++l) {
+      if (l) s += ", ";
+      s += std::to_string(widths[l]);
+    }
+    return s;
+  };
+  if (!ok) throw std::invalid_argument("mlp: widths {" + ws() + "} must hold at least two positive entries (input, ..., output)");
   if (sx.rank() < 1 || sx[sx.rank() - 1] != widths[0])
     throw std::invalid_argument("mlp: input " + sx.str() + " does not end in the input width " + std::to_string(widths[0]));
   if (params.shape() != Shape{np})
-    throw std::invalid_argument("mlp: parameters " + params.shape().str() + " for widths {" + ws + "}: expected [" +
+    throw std::invalid_argument("mlp: parameters " + params.shape().str() + " for widths {" + ws() + "}: expected [" +
                                 std::to_string(np) + "] (W_l then b_l, layer by layer)");
 #if defined(__AVX512F__)
   if (*std::max_element(widths.begin(), widths.end()) <= kMaxWidth && x.numel() > 0) return mlp_fused(x, params, widths, act);
