@@ -48,85 +48,110 @@ Var<T> mlp_chain(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
 using kernels::simd::Vec;
 
 // C[i] = fin(init_i + Σ_p M(i, p) B[p], i) for a tile of JT outputs over NV vectors of rows:
-// M(i, p) = m[i + p·sp] (broadcast; consecutive i, so one base register and constant
-// offsets address them), B[p] = b + p·ld, C[i] = c + i·ld.
+// M(i, p) = m[i·si + p·sp] (broadcast), B[p] = b + p·ld, C[i] = c + i·ld. The forward reads
+// W (si = 1, sp = dout), the input gradient reads the same W as Wᵀ (si = dout, sp = 1): no
+// transposed copy. With fewer than eight accumulators (a narrow last layer) the sum over p
+// is split into U interleaved partial sums, so that FMA latency does not serialise it.
+// Inlined into its caller: as a call, the lambdas and pointers went through the stack on
+// every tile (a store-forwarding stall per call in the profile).
 template <class T, int JT, int NV, class Fin>
-inline void tile(int64_t np, const T* m, int64_t sp, const T* init, const T* b, T* c, int64_t ld, Fin fin) {
+[[gnu::always_inline]] inline void tile(int64_t np, const T* m, int64_t si, int64_t sp, const T* init, const T* b, T* c,
+                                        int64_t ld, Fin fin) {
   using X = Vec<T>;
-  typename X::V acc[JT][NV];
+  constexpr int U = JT * NV >= 8 ? 1 : 8 / (JT * NV);
+  typename X::V acc[U][JT][NV];
+#pragma GCC unroll 8
+  for (int u = 0; u < U; ++u)
 #pragma GCC unroll 12
-  for (int j = 0; j < JT; ++j) {
-    const auto v0 = init ? X::set1(init[j]) : X::zero();
+    for (int j = 0; j < JT; ++j) {
+      const auto v0 = init && u == 0 ? X::set1(init[j]) : X::zero();
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) acc[j][v] = v0;
-  }
-  for (int64_t p = 0; p < np; ++p) {
+      for (int v = 0; v < NV; ++v) acc[u][j][v] = v0;
+    }
+  auto step = [&](int u, int64_t p) __attribute__((always_inline)) {
     typename X::V bv[NV];
 #pragma GCC unroll 2
     for (int v = 0; v < NV; ++v) bv[v] = X::loadu(b + p * ld + v * X::W);
 #pragma GCC unroll 12
     for (int j = 0; j < JT; ++j) {
-      const auto w = X::set1(m[p * sp + j]);
+      const auto w = X::set1(m[j * si + p * sp]);
 #pragma GCC unroll 2
-      for (int v = 0; v < NV; ++v) acc[j][v] = X::fma(w, bv[v], acc[j][v]);
+      for (int v = 0; v < NV; ++v) acc[u][j][v] = X::fma(w, bv[v], acc[u][j][v]);
     }
-  }
+  };
+  int64_t p = 0;
+  if constexpr (U > 1)
+    for (; p + U <= np; p += U)
+#pragma GCC unroll 8
+      for (int u = 0; u < U; ++u) step(u, p + u);
+  for (; p < np; ++p) step(0, p);
+#pragma GCC unroll 8
+  for (int u = 1; u < U; ++u)
+#pragma GCC unroll 12
+    for (int j = 0; j < JT; ++j)
+#pragma GCC unroll 2
+      for (int v = 0; v < NV; ++v) acc[0][j][v] = X::add(acc[0][j][v], acc[u][j][v]);
 #pragma GCC unroll 12
   for (int j = 0; j < JT; ++j)
 #pragma GCC unroll 2
-    for (int v = 0; v < NV; ++v) X::storeu(c + j * ld + v * X::W, fin(acc[j][v], j * ld + v * X::W));
+    for (int v = 0; v < NV; ++v) X::storeu(c + j * ld + v * X::W, fin(acc[0][j][v], j * ld + v * X::W));
 }
 
-// All nout outputs over all P rows: tiles of 12, 8, 4, 2, 1 outputs; two vectors of rows at
-// a time (24 accumulators: per step 2 loads and 12 broadcasts feed 24 FMAs).
+// All nout outputs over NV vectors of rows starting at row r0: tiles of 12, 8, 4, 2, 1
+// outputs (with two vectors, 24 accumulators: per step 2 loads and 12 broadcasts feed 24
+// FMAs). fin(v, offset) gets the offset of v in C, rows included.
 template <class T, int NV, class Fin>
-void product_cols(int64_t nout, int64_t np, const T* m, int64_t sp, const T* init, const T* b, T* c, int64_t ld, Fin fin) {
+void product_cols(int64_t nout, int64_t np, const T* m, int64_t si, int64_t sp, const T* init, const T* b, T* c, int64_t ld,
+                  int64_t r0, const Fin& fin_ref) {
+  const Fin fin = fin_ref;  // a local copy: its captures stay in registers across C's stores
   int64_t i = 0;
-  auto at = [&](int64_t i0) {
-    return [&fin, i0, ld](auto v, int64_t off) { return fin(v, i0 * ld + off); };
+  auto run = [&](auto jt) __attribute__((always_inline)) {
+    constexpr int JT = decltype(jt)::value;
+    const int64_t i0 = i;
+    auto f = [fin, i0, ld, r0](auto v, int64_t off) { return fin(v, i0 * ld + r0 + off); };
+    tile<T, JT, NV>(np, m + i * si, si, sp, init ? init + i : nullptr, b + r0, c + i * ld + r0, ld, f);
+    i += JT;
   };
-  auto ini = [&](int64_t i0) { return init ? init + i0 : nullptr; };
-  for (; i + 12 <= nout; i += 12) tile<T, 12, NV>(np, m + i, sp, ini(i), b, c + i * ld, ld, at(i));
-  if (i + 8 <= nout) { tile<T, 8, NV>(np, m + i, sp, ini(i), b, c + i * ld, ld, at(i)); i += 8; }
-  if (i + 4 <= nout) { tile<T, 4, NV>(np, m + i, sp, ini(i), b, c + i * ld, ld, at(i)); i += 4; }
-  if (i + 2 <= nout) { tile<T, 2, NV>(np, m + i, sp, ini(i), b, c + i * ld, ld, at(i)); i += 2; }
-  if (i < nout) tile<T, 1, NV>(np, m + i, sp, ini(i), b, c + i * ld, ld, at(i));
+  using std::integral_constant;
+  while (i + 12 <= nout) run(integral_constant<int, 12>{});
+  if (i + 8 <= nout) run(integral_constant<int, 8>{});
+  if (i + 4 <= nout) run(integral_constant<int, 4>{});
+  if (i + 2 <= nout) run(integral_constant<int, 2>{});
+  if (i < nout) run(integral_constant<int, 1>{});
 }
 
 template <class T, class Fin>
-void product(int64_t nout, int64_t np, const T* m, int64_t sp, const T* init, const T* b, T* c, int64_t P, Fin fin) {
+void product(int64_t nout, int64_t np, const T* m, int64_t si, int64_t sp, const T* init, const T* b, T* c, int64_t P,
+             const Fin& fin) {
   constexpr int64_t W = Vec<T>::W;
   int64_t r = 0;
-  for (; r + 2 * W <= P; r += 2 * W) {
-    auto f = [&fin, r](auto v, int64_t off) { return fin(v, off + r); };
-    product_cols<T, 2>(nout, np, m, sp, init, b + r, c + r, P, f);
-  }
-  if (r < P) {
-    auto f = [&fin, r](auto v, int64_t off) { return fin(v, off + r); };
-    product_cols<T, 1>(nout, np, m, sp, init, b + r, c + r, P, f);
-  }
+  for (; r + 2 * W <= P; r += 2 * W) product_cols<T, 2>(nout, np, m, si, sp, init, b, c, P, r, fin);
+  if (r < P) product_cols<T, 1>(nout, np, m, si, sp, init, b, c, P, r, fin);
 }
 
 // dW[k, j] (+)= Σ_rows A[k] ⊙ D[j] for TK rows k and JW ≤ W columns j: vector accumulators
-// over the rows, then one row's JW lane sums as one vector (lane_sums), added into dW with a
-// masked store. With DB, db[j] (+)= Σ_rows D[j] as one more row (A = 1).
+// over the rows, then their lane sums, W at a time (lane_sums): one row of dW when JW = W,
+// W / JW rows when the tile is narrower (a narrow tile would otherwise reduce mostly zeros).
+// With DB, db[j] (+)= Σ_rows D[j] as one more row (A = 1).
 template <class T, int TK, int JW, bool DB>
 void wtile(int64_t nvec, const T* a, const T* d, int64_t ld, T* dw, int64_t dout, bool acc_into, T* db) {
   using X = Vec<T>;
   using V = typename X::V;
+  constexpr int W = static_cast<int>(X::W);
   constexpr int NK = TK + (DB ? 1 : 0);
+  constexpr int R = W / JW;  // rows per reduction
   V acc[NK][JW];
-#pragma GCC unroll 4
+#pragma GCC unroll 8
   for (int k = 0; k < NK; ++k)
 #pragma GCC unroll 16
     for (int j = 0; j < JW; ++j) acc[k][j] = X::zero();
   for (int64_t r = 0; r < nvec; ++r) {
     V dv[JW];
 #pragma GCC unroll 16
-    for (int j = 0; j < JW; ++j) dv[j] = X::loadu(d + j * ld + r * X::W);
-#pragma GCC unroll 4
+    for (int j = 0; j < JW; ++j) dv[j] = X::loadu(d + j * ld + r * W);
+#pragma GCC unroll 8
     for (int k = 0; k < TK; ++k) {
-      const V av = X::loadu(a + k * ld + r * X::W);
+      const V av = X::loadu(a + k * ld + r * W);
 #pragma GCC unroll 16
       for (int j = 0; j < JW; ++j) acc[k][j] = X::fma(av, dv[j], acc[k][j]);
     }
@@ -134,39 +159,54 @@ void wtile(int64_t nvec, const T* a, const T* d, int64_t ld, T* dw, int64_t dout
 #pragma GCC unroll 16
       for (int j = 0; j < JW; ++j) acc[TK][j] = X::add(acc[TK][j], dv[j]);
   }
-  const auto msk = X::mask(JW);
-#pragma GCC unroll 4
-  for (int k = 0; k < NK; ++k) {
-    V t[X::W];
+  auto out = [&](int k) { return k < TK ? dw + k * dout : db; };
+#pragma GCC unroll 8
+  for (int k0 = 0; k0 < NK; k0 += R) {
+    V t[W];
 #pragma GCC unroll 16
-    for (int j = 0; j < static_cast<int>(X::W); ++j) t[j] = j < JW ? acc[k][j] : X::zero();
+    for (int q = 0; q < W; ++q) t[q] = k0 + q / JW < NK ? acc[k0 + q / JW][q % JW] : X::zero();
     const V s = kernels::simd::lane_sums<T>(t);
-    T* out = k < TK ? dw + k * dout : db;
-    X::store(msk, out, acc_into ? X::add(s, X::load(msk, out)) : s);
+    if constexpr (R == 1) {
+      const auto msk = X::mask(JW);
+      X::store(msk, out(k0), acc_into ? X::add(s, X::load(msk, out(k0))) : s);
+    } else {
+      alignas(64) T sums[W];
+      X::storeu(sums, s);
+#pragma GCC unroll 16
+      for (int q = 0; q < R * JW; ++q)
+        if (k0 + q / JW < NK) {
+          T& o = out(k0 + q / JW)[q % JW];
+          o = acc_into ? o + sums[q] : sums[q];
+        }
+    }
   }
 }
 
-// Rows of dW three at a time (one when the vector is wide: at most 24 accumulators); the
-// first row block also takes db, one row fewer.
+// Rows of dW TK at a time (TK·JW ≤ 24 accumulators, at most 8 rows), the first block one row
+// fewer because it also takes db; the rows left over in blocks of 4, 2, 1.
 template <class T, int JW>
 void wcols(int64_t din, int64_t nvec, const T* a, const T* d, int64_t ld, T* dw, int64_t dout, bool acc_into, T* db) {
-  constexpr int TK = JW * 3 <= 24 ? 3 : 1;
+  constexpr int TK = std::clamp(24 / JW, 1, 8);
   int64_t k = 0;
   auto run = [&](auto tk, auto with_db) {
-    wtile<T, decltype(tk)::value, JW, decltype(with_db)::value>(nvec, a + k * ld, d, ld, dw + k * dout, dout, acc_into, db);
-    k += decltype(tk)::value;
+    constexpr int N = decltype(tk)::value;
+    wtile<T, N, JW, decltype(with_db)::value>(nvec, a + k * ld, d, ld, dw + k * dout, dout, acc_into, db);
+    k += N;
   };
   using B1 = std::true_type;
   using B0 = std::false_type;
-  using K1 = std::integral_constant<int, 1>;
-  using KT = std::integral_constant<int, TK>;
-  using KD = std::integral_constant<int, TK == 3 ? 2 : 1>;  // with db's row: still 24 accumulators
+  using std::integral_constant;
+  constexpr int KD = TK > 1 ? TK - 1 : 1;
   if (db) {
-    if (din >= KD::value) run(KD{}, B1{});
-    else run(K1{}, B1{});
+    if (din >= KD) run(integral_constant<int, KD>{}, B1{});
+    else run(integral_constant<int, 1>{}, B1{});
   }
-  for (; k + TK <= din;) run(KT{}, B0{});
-  while (k < din) run(K1{}, B0{});
+  while (k + TK <= din) run(integral_constant<int, TK>{}, B0{});
+  if constexpr (TK > 4)
+    if (k + 4 <= din) run(integral_constant<int, 4>{}, B0{});
+  if constexpr (TK > 2)
+    if (k + 2 <= din) run(integral_constant<int, 2>{}, B0{});
+  while (k < din) run(integral_constant<int, 1>{}, B0{});
 }
 
 template <class T>
@@ -192,12 +232,12 @@ struct MlpNode final : Node<T> {
   T** acts = nullptr;               // A_0 .. A_{L-1}, each d_l × P, in the arena
   LinearAct act = LinearAct::none;
 
-  // dZ_{l-1} = act'(A_{l-1}) ⊙ (W_l dZ_l), or without the derivative for the input; wt is
-  // W_lᵀ (dout × din), so that a tile's weights are consecutive.
+  // dZ_{l-1} = act'(A_{l-1}) ⊙ (W_l dZ_l), or without the derivative for the input: the
+  // product with W_l read as W_lᵀ (si = dout, sp = 1), act' applied as each tile is stored.
   template <class D>
-  void input_grad(int64_t l, const T* wt, const T* dz, T* out, D deriv) const {
+  void input_grad(int64_t l, const T* w, const T* dz, T* out, const D& deriv) const {
     const int64_t din = widths[l - 1], dout = widths[l];
-    product(din, dout, wt, din, static_cast<const T*>(nullptr), dz, out, P, deriv);
+    product(din, dout, w, dout, int64_t(1), static_cast<const T*>(nullptr), dz, out, P, deriv);
   }
 
   void backward() override {
@@ -206,14 +246,18 @@ struct MlpNode final : Node<T> {
     Node<T>*x = this->in[0], *p = this->in[1];
     int64_t maxw = 0;
     for (int64_t l = 0; l <= L; ++l) maxw = std::max(maxw, widths[l]);
-    T* buf = Tape<T>::current().scratch(2 * maxw * P + maxw * maxw);
-    T *dz = buf, *next = buf + maxw * P, *wt = buf + 2 * maxw * P;
+    T* buf = Tape<T>::current().scratch(2 * maxw * P);
+    T *dz = buf, *next = buf + maxw * P;
     const int64_t dl = widths[L];
-    std::fill(dz, dz + dl * P, T(0));
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < dl; ++j) dz[j * P + r] = this->grad[r * dl + j];
+    if (dl == 1) {
+      std::copy(this->grad, this->grad + rows, dz);
+      std::fill(dz + rows, dz + P, T(0));
+    } else {
+      std::fill(dz, dz + dl * P, T(0));
+      for (int64_t r = 0; r < rows; ++r)
+        for (int64_t j = 0; j < dl; ++j) dz[j * P + r] = this->grad[r * dl + j];
+    }
     const bool pacc = p->grad ? accumulate_into(p) : false;
-    const V one = X::set1(T(1));
     for (int64_t l = L; l >= 1; --l) {
       const int64_t din = widths[l - 1], dout = widths[l];
       const T* w = p->val + offs[l - 1];
@@ -222,24 +266,27 @@ struct MlpNode final : Node<T> {
         T* gb = gw + din * dout;
         weight_grad(din, dout, P, acts[l - 1], dz, gw, pacc, gb);
       }
-      if (l > 1 || x->grad)
-        for (int64_t k = 0; k < din; ++k)
-          for (int64_t j = 0; j < dout; ++j) wt[j * din + k] = w[k * dout + j];
       if (l > 1) {
         const T* a = acts[l - 1];
         switch (act) {
-          case LinearAct::none: input_grad(l, wt, dz, next, [](V v, int64_t) { return v; }); break;
+          case LinearAct::none: input_grad(l, w, dz, next, [](V v, int64_t) { return v; }); break;
           case LinearAct::tanh:
-            input_grad(l, wt, dz, next, [a, one](V v, int64_t o) { const V y = X::loadu(a + o); return X::mul(v, X::fnma(y, y, one)); });
+            input_grad(l, w, dz, next, [a](V v, int64_t o) {
+              const V y = X::loadu(a + o);
+              return X::mul(v, X::fnma(y, y, X::set1(T(1))));
+            });
             break;
           case LinearAct::sigmoid:
-            input_grad(l, wt, dz, next, [a, one](V v, int64_t o) { const V y = X::loadu(a + o); return X::mul(X::mul(v, y), X::fnma(y, one, one)); });
+            input_grad(l, w, dz, next, [a](V v, int64_t o) {
+              const V y = X::loadu(a + o), one = X::set1(T(1));
+              return X::mul(X::mul(v, y), X::fnma(y, one, one));
+            });
             break;
-          case LinearAct::relu: input_grad(l, wt, dz, next, [a](V v, int64_t o) { return X::gt_select(X::loadu(a + o), v); }); break;
+          case LinearAct::relu: input_grad(l, w, dz, next, [a](V v, int64_t o) { return X::gt_select(X::loadu(a + o), v); }); break;
         }
         std::swap(dz, next);
       } else if (x->grad) {
-        input_grad(l, wt, dz, next, [](V v, int64_t) { return v; });
+        input_grad(l, w, dz, next, [](V v, int64_t) { return v; });
         const bool xacc = accumulate_into(x);
         for (int64_t r = 0; r < rows; ++r)
           for (int64_t k = 0; k < din; ++k) {
@@ -278,7 +325,9 @@ Var<T> mlp_fused(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
   T* a = tape.alloc(d0 * P);
   const T* xv = x.data();
   for (int64_t k = 0; k < d0; ++k) {
-    for (int64_t r = 0; r < rows; ++r) a[k * P + r] = xv[r * d0 + k];
+    if (d0 == 1) std::copy(xv, xv + rows, a);
+    else
+      for (int64_t r = 0; r < rows; ++r) a[k * P + r] = xv[r * d0 + k];
     std::fill(a + k * P + rows, a + (k + 1) * P, T(0));
   }
   node->acts[0] = a;
@@ -289,15 +338,17 @@ Var<T> mlp_fused(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
     const T *w = pv, *b = pv + din * dout;
     pv = b + dout;
     z = l < L ? tape.alloc(dout * P) : tape.scratch(dout * P);
-    product(dout, din, w, dout, b, a, z, P, [](auto v, int64_t) { return v; });
+    product(dout, din, w, int64_t(1), dout, b, a, z, P, [](auto v, int64_t) { return v; });
     if (l < L) {
       linear_detail::activation_forward(act, dout * P, z);
       node->acts[l] = z;
     }
     a = z;
   }
-  for (int64_t r = 0; r < rows; ++r)
-    for (int64_t j = 0; j < dl; ++j) node->val[r * dl + j] = z[j * P + r];
+  if (dl == 1) std::copy(z, z + rows, node->val);
+  else
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < dl; ++j) node->val[r * dl + j] = z[j * P + r];
   return tape.record(node);
 }
 #endif

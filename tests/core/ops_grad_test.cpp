@@ -211,8 +211,10 @@ TEST(OpsGrad, FusedLinearActivation) {
 
 // mlp (the whole network as one node, rows along the vector lanes) against the chain of
 // linear() nodes it replaces: value and every gradient, for widths that exercise every tile
-// (12, 8, 4, 2, 1 outputs; 6..1 gradient columns, 4/2/1 rows), rows that leave one, two or
-// no whole pairs of vectors and a masked remainder, both element types, each activation.
+// (12, 8, 4, 2, 1 outputs, split partial sums for narrow ones; W..1 gradient columns with
+// their row blocks and the 4/2/1-row remainders, several rows per lane-sum reduction), rows
+// that leave one, two or no whole pairs of vectors and a masked remainder, both element
+// types, each activation.
 template <class T>
 void expect_mlp_matches(int64_t rows, std::vector<int64_t> widths, LinearAct act, double tol, bool x_grad = true) {
   std::string ws;
