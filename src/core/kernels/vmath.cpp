@@ -106,17 +106,23 @@ inline V tanh_via_expm1(V x, Fn expm1) {
 // tanh on doubles, inline (a call per vector was a latency chain), as -m / (2 + m) with
 // m = expm1(-2|x|) in (-1, 0]: no overflow, and no cancellation near 0 because m itself is
 // computed without forming e^y - 1 from a rounded e^y.
-//   y = -2|x| = k ln2/16 + r, |r| <= ln2/32, k = 16 n + j (0 <= j < 16);
+//   a = min(|x|, 20) (below y = -40 the result is ±1 to double precision);
+//   y = -2a = k ln2/16 + r, |r| <= ln2/32, k = 16 n + j (0 <= j < 16);
 //   e^y = 2^n 2^(j/16) e^r = s T[j] (1 + p), s = 2^n (1 + j/16), T[j] = 2^(j/16) / (1 + j/16),
 //   m = (s T_hi[j] - 1) + s (T_hi[j] p + T_lo[j]),  p = expm1(r) by Taylor to r^7 (next
 //   term < 2^-54 relative).
-// s comes from k's bits in one shift: (k + 1023·16) << 48 puts n + 1023 in the exponent and
-// j in the top four mantissa bits, which is why the table holds 2^(j/16) / (1 + j/16). The
-// sixteen-entry tables (as hi + lo pairs) sit in two registers each and are read with one
-// permute. s T_hi - 1 is exact for |y| < ln 2 (Sterbenz), so k = 0 gives m = p exactly.
-// ~24 vector operations per 8 values (the Cody-Waite/Taylor-to-r^13 version needed 32);
-// within 3 ulp of <cmath> (test KernelsTanh). Table: mpmath, 200 bits,
-//   v = 2**(j/16) / (1 + j/16); hi = float(v); lo = float(v - hi).
+// k = round(16 y / ln2) comes from the 1.5·2^52 shifter, which also carries 1023·16: t's low
+// bits then hold k + 1023·16, and one shift puts n + 1023 in s's exponent and j in its top
+// four mantissa bits (hence the table holds 2^(j/16) / (1 + j/16)). The sixteen-entry tables
+// (as hi + lo pairs) sit in two registers each and are read with one permute. s T_hi - 1 is
+// exact for |y| < ln 2 (Sterbenz), so k = 0 gives m = p exactly.
+// The loop is bound by how many of these long dependency chains the scheduler holds, not by
+// ports, so the chain is kept short: the reduction is one FMA with ln2/16 rounded (its error,
+// |k|·2^-58, is scaled by e^y, below 0.1 ulp of the result), written in u = -r/2 = a + k ln2/32
+// so that no multiply by -2 precedes it; p = -2u + u² Q(u) (Q(u) = 4 Σ (-2u)^i / (i+2)!) by
+// Estrin with u⁴; and 2 + m is formed beside m rather than after it. Within 3 ulp of <cmath>
+// (test KernelsTanh). Table: mpmath, 200 bits, v = 2**(j/16) / (1 + j/16); hi = float(v);
+// lo = float(v - hi).
 alignas(64) constexpr double kTanhTabHi[16] = {
     1.0,                0.98284591287286,   0.9693402068135624, 0.9589799029530035, 0.9513656920021768, 0.9461773806274164,
     0.9431560397461889, 0.9420908152604471, 0.9428090415820634, 0.9451687334012796, 0.9490528156356559, 0.9543646411551137,
@@ -133,31 +139,29 @@ struct TanhTable {
 };
 
 inline __m512d vtanh(__m512d x, const TanhTable& tab) {
-  // Below y = -40 the result is ±1 to double precision; max passes NaN (second operand).
-  const __m512d y = _mm512_max_pd(_mm512_set1_pd(-40.0), _mm512_mul_pd(_mm512_set1_pd(-2.0), _mm512_abs_pd(x)));
-  // k = round(16 y / ln2) by the 1.5·2^52 shifter: t's low mantissa bits then hold k.
-  const __m512d shifter = _mm512_set1_pd(6755399441055744.0);
-  const __m512d t = _mm512_fmadd_pd(y, _mm512_set1_pd(23.083120654223414), shifter);
+  // min passes NaN through (its second operand).
+  const __m512d a = _mm512_min_pd(_mm512_set1_pd(20.0), _mm512_abs_pd(x));
+  const __m512d shifter = _mm512_set1_pd(6755399441055744.0 + 1023 * 16);
+  const __m512d t = _mm512_fmadd_pd(a, _mm512_set1_pd(-2 * 23.083120654223414), shifter);  // -32/ln2
   const __m512d k = _mm512_sub_pd(t, shifter);
-  // r = y - k ln2/16 in two steps (Cody-Waite: k · hi is exact).
-  __m512d r = _mm512_fnmadd_pd(k, _mm512_set1_pd(0.04332169877307024), y);
-  r = _mm512_fnmadd_pd(k, _mm512_set1_pd(1.1926343307941173e-11), r);
+  const __m512d u = _mm512_fmadd_pd(k, _mm512_set1_pd(0.02166084939249829), a);  // ln2/32
   const __m512i ti = _mm512_castpd_si512(t);  // the permutes read j from its low four bits
   const __m512d th = _mm512_permutex2var_pd(tab.hi0, ti, tab.hi1);
   const __m512d tl = _mm512_permutex2var_pd(tab.lo0, ti, tab.lo1);
-  const __m512d s = _mm512_castsi512_pd(_mm512_slli_epi64(_mm512_add_epi64(ti, _mm512_set1_epi64(1023 * 16)), 48));
-  // q = 1/2 + r/6 + ... + r^5/5040 by Estrin's scheme: three FMA latencies instead of five
-  // (the loop is bound by how many of these long chains the scheduler holds, not by ports).
-  const __m512d r2 = _mm512_mul_pd(r, r);
-  const __m512d q67 = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 5040), r, _mm512_set1_pd(1.0 / 720));
-  const __m512d q45 = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 120), r, _mm512_set1_pd(1.0 / 24));
-  const __m512d q23 = _mm512_fmadd_pd(_mm512_set1_pd(1.0 / 6), r, _mm512_set1_pd(0.5));
-  const __m512d q = _mm512_fmadd_pd(_mm512_fmadd_pd(q67, r2, q45), r2, q23);
-  const __m512d p = _mm512_fmadd_pd(r2, q, r);
-  const __m512d m = _mm512_fmadd_pd(s, _mm512_fmadd_pd(th, p, tl), _mm512_fmsub_pd(s, th, _mm512_set1_pd(1.0)));
+  const __m512d s = _mm512_castsi512_pd(_mm512_slli_epi64(ti, 48));
+  // Q(u) = 2 - 4/3 u + 2/3 u² - 4/15 u³ + 4/45 u⁴ - 8/315 u⁵
+  const __m512d u2 = _mm512_mul_pd(u, u), u4 = _mm512_mul_pd(u2, u2);
+  const __m512d q01 = _mm512_fmadd_pd(_mm512_set1_pd(-4.0 / 3), u, _mm512_set1_pd(2.0));
+  const __m512d q23 = _mm512_fmadd_pd(_mm512_set1_pd(-4.0 / 15), u, _mm512_set1_pd(2.0 / 3));
+  const __m512d q45 = _mm512_fmadd_pd(_mm512_set1_pd(-8.0 / 315), u, _mm512_set1_pd(4.0 / 45));
+  const __m512d lo = _mm512_fmadd_pd(u2, q01, _mm512_mul_pd(u, _mm512_set1_pd(-2.0)));  // -2u + u² (2 - 4/3 u)
+  const __m512d p = _mm512_fmadd_pd(_mm512_fmadd_pd(q45, u2, q23), u4, lo);
+  const __m512d in = _mm512_fmadd_pd(th, p, tl);
+  const __m512d m = _mm512_fmadd_pd(s, in, _mm512_fmsub_pd(s, th, _mm512_set1_pd(1.0)));
+  const __m512d d = _mm512_fmadd_pd(s, in, _mm512_fmadd_pd(s, th, _mm512_set1_pd(1.0)));  // 2 + m
   // A true division (its unit runs beside the FMA ports); m / (2 + m) = -|tanh x|, then
   // x's sign: (q & ~sign) | (x & sign) in one ternary-logic op.
-  const __m512d neg = _mm512_div_pd(m, _mm512_add_pd(_mm512_set1_pd(2.0), m));
+  const __m512d neg = _mm512_div_pd(m, d);
   const __m512i sign = _mm512_set1_epi64(static_cast<long long>(0x8000000000000000ULL));
   return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(sign, _mm512_castpd_si512(neg), _mm512_castpd_si512(x), 0xAC));
 }
