@@ -280,6 +280,59 @@ TEST(OpsGrad, MlpMatchesLinearChain) {
   }
 }
 
+// normal_lpdf: the value against the density written out in long double, and the gradient
+// of every argument by finite differences, for each way of sharing one element among the
+// terms (x, mu, sigma each n elements or one) and for the number overloads.
+TEST(OpsGrad, NormalLpdf) {
+  auto reference = [](const Tensor<double>& x, const Tensor<double>& mu, const Tensor<double>& sigma) {
+    const int64_t n = std::max({x.numel(), mu.numel(), sigma.numel()});
+    auto at = [](const Tensor<double>& t, int64_t i) { return static_cast<long double>(t.span()[t.numel() == 1 ? 0 : i]); };
+    long double s = 0;
+    for (int64_t i = 0; i < n; ++i) {
+      const long double z = (at(x, i) - at(mu, i)) / at(sigma, i);
+      s += -0.5L * z * z - std::log(at(sigma, i)) - 0.5L * std::log(2 * 3.14159265358979323846264338327950288L);
+    }
+    return static_cast<double>(s);
+  };
+  for (int k = 0; k < 8; ++k) {
+    SCOPED_TRACE("sharing pattern " + std::to_string(k));
+    const Shape full{3, 7}, one{1};
+    const auto x = R(k & 4 ? full : one, 80, -2, 2), mu = R(k & 2 ? full : one, 81, -1, 1), sg = R(k & 1 ? full : one, 82, 0.3, 2);
+    {
+      GradScope<double> s;
+      EXPECT_NEAR(normal_lpdf(constant(x), constant(mu), constant(sg)).item(), reference(x, mu, sg), 1e-12 * 21);
+    }
+    expect_grad([](Vs v) { return normal_lpdf(v[0], v[1], v[2]); }, {x, mu, sg});
+  }
+  const auto x = R({4, 5}, 83, -2, 2), mu = R({4, 5}, 84);
+  expect_grad([](Vs v) { return normal_lpdf(v[0], v[1], 0.7); }, {x, mu});
+  expect_grad([](Vs v) { return normal_lpdf(v[0], 0.3, 1.5); }, {x});
+  expect_grad([](Vs v) { return normal_lpdf(v[0], v[0], v[1]); }, {x, R({4, 5}, 85, 0.5, 1)});  // one node twice
+  expect_grad([](Vs v) { return normal_lpdf(v[0], 0.0, 1.0) * 2.0 + dot(v[0], v[0]); }, {x});     // gradient added to
+  {
+    GradScope<double> s;
+    Tensor<double> one(Shape{1}, std::vector<double>{1.0}), sd(Shape{1}, std::vector<double>{0.7});
+    EXPECT_NEAR(normal_lpdf(constant(x), 0.3, 1.5).item(), reference(x, Tensor<double>(Shape{1}, std::vector<double>{0.3}),
+                                                                     Tensor<double>(Shape{1}, std::vector<double>{1.5})), 1e-12 * 20);
+    EXPECT_NEAR(normal_lpdf(constant(x), constant(mu), 0.7).item(), reference(x, mu, sd), 1e-12 * 20);
+    EXPECT_STREQ(normal_lpdf(constant(x), 0.0, 1.0).op_name(), "normal_lpdf");
+    auto message = [&](auto f) {
+      try {
+        f();
+      } catch (const std::invalid_argument& e) {
+        return std::string(e.what());
+      }
+      return std::string("no exception");
+    };
+    EXPECT_NE(message([&] { normal_lpdf(constant(x), constant(R({5, 4}, 1)), 1.0); }).find("mu [5, 4] does not match [4, 5]"),
+              std::string::npos);
+    EXPECT_NE(message([&] { normal_lpdf(constant(x), 0.0, -1.0); }).find("sigma = -1"), std::string::npos);
+    auto bad = R({4, 5}, 86, 0.5, 1);
+    bad.span()[7] = 0;
+    EXPECT_NE(message([&] { normal_lpdf(constant(x), constant(mu), constant(bad)); }).find("sigma[7] = 0"), std::string::npos);
+  }
+}
+
 TEST(OpsGrad, ShapeErrorsNameShapes) {
   GradScope<double> s;
   auto a = variable(R({2, 3}, 1)), b = variable(R({4, 5}, 2));

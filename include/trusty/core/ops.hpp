@@ -87,6 +87,14 @@ template <class T> Var<T> mlp_reference(const Var<T>& x, const Var<T>& params, s
 // [..., n] · [..., n] summed over everything: a scalar.
 template <class T> Var<T> dot(const Var<T>& a, const Var<T>& b);
 
+// ---- log-densities (one node each, for log-posteriors) -----------------------------------
+// Σ_i log N(x_i | mu_i, sigma_i) = Σ_i [-((x_i - mu_i) / sigma_i)² / 2 - log sigma_i - log(2π) / 2],
+// a scalar (Stan's normal_lpdf, constants included). Each argument holds the same shape or a
+// single element shared by every term; sigma > 0 (std::invalid_argument naming the element).
+template <class T> Var<T> normal_lpdf(const Var<T>& x, const Var<T>& mu, const Var<T>& sigma);
+template <class T> Var<T> normal_lpdf(const Var<T>& x, const Var<T>& mu, std::type_identity_t<T> sigma);
+template <class T> Var<T> normal_lpdf(const Var<T>& x, std::type_identity_t<T> mu, std::type_identity_t<T> sigma);
+
 // ---- operators ----------------------------------------------------------------------------
 template <class T> Var<T> operator+(const Var<T>& a, const Var<T>& b) { return add(a, b); }
 template <class T> Var<T> operator-(const Var<T>& a, const Var<T>& b) { return sub(a, b); }
