@@ -14,6 +14,7 @@
 // of linear() nodes it replaces, which is also what builds without AVX-512 and networks
 // wider than kMaxWidth get.
 #include <algorithm>
+#include <stdexcept>
 #include <string>
 #include <type_traits>
 
@@ -231,6 +232,7 @@ struct MlpNode final : Node<T> {
   const int64_t* offs = nullptr;    // offs[l - 1]: where layer l's W_l starts in the parameters
   T** acts = nullptr;               // A_0 .. A_{L-1}, each d_l × P, in the arena
   LinearAct act = LinearAct::none;
+  bool consumed = false;  // backward has run (and reused acts)
 
   // dZ_{l-1} = act'(A_{l-1}) ⊙ (W_l dZ_l), or without the derivative for the input: the
   // product with W_l read as W_lᵀ (si = dout, sp = 1), act' applied as each tile is stored.
@@ -240,15 +242,21 @@ struct MlpNode final : Node<T> {
     product(din, dout, w, dout, int64_t(1), static_cast<const T*>(nullptr), dz, out, P, deriv);
   }
 
+  // Backward overwrites the activations: dZ_{l-1} goes into A_{l-1}'s memory once layer l's
+  // weight gradient has read it (the input gradient reads each element of A_{l-1} for act'
+  // just before storing dZ_{l-1} there). The backward then touches two d × P buffers instead
+  // of four, which keeps a 20-wide network's in L1 (the separate buffers measured 5 % slower
+  // from cache misses). Like PyTorch's freed saved tensors, a second backward through the
+  // same node is an error.
   void backward() override {
     using X = Vec<T>;
     using V = typename X::V;
+    if (consumed)
+      throw std::logic_error("mlp: backward through the same node twice (its activations hold the first pass's gradients)");
+    consumed = true;
     Node<T>*x = this->in[0], *p = this->in[1];
-    int64_t maxw = 0;
-    for (int64_t l = 0; l <= L; ++l) maxw = std::max(maxw, widths[l]);
-    T* buf = Tape<T>::current().scratch(2 * maxw * P);
-    T *dz = buf, *next = buf + maxw * P;
     const int64_t dl = widths[L];
+    T* dz = Tape<T>::current().scratch(dl * P);
     if (dl == 1) {
       std::copy(this->grad, this->grad + rows, dz);
       std::fill(dz + rows, dz + P, T(0));
@@ -266,6 +274,7 @@ struct MlpNode final : Node<T> {
         T* gb = gw + din * dout;
         weight_grad(din, dout, P, acts[l - 1], dz, gw, pacc, gb);
       }
+      T* next = acts[l - 1];  // dZ_{l-1} replaces A_{l-1}
       if (l > 1) {
         const T* a = acts[l - 1];
         switch (act) {
@@ -284,7 +293,7 @@ struct MlpNode final : Node<T> {
             break;
           case LinearAct::relu: input_grad(l, w, dz, next, [a](V v, int64_t o) { return X::gt_select(X::loadu(a + o), v); }); break;
         }
-        std::swap(dz, next);
+        dz = next;
       } else if (x->grad) {
         input_grad(l, w, dz, next, [](V v, int64_t) { return v; });
         const bool xacc = accumulate_into(x);

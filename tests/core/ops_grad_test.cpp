@@ -278,6 +278,12 @@ TEST(OpsGrad, MlpMatchesLinearChain) {
     const std::vector<int64_t> one = {3};
     EXPECT_NE(message([&] { mlp(x, p, one, LinearAct::tanh); }).find("widths {3}"), std::string::npos);
   }
+  {  // backward reuses the node's activations as gradient buffers: a second pass is refused
+    GradScope<double> s;
+    auto loss = sum(mlp(constant(R({4, 3}, 73)), variable(R({54}, 74)), w1, LinearAct::tanh));
+    s.backward(loss);
+    EXPECT_THROW(s.backward(loss), std::logic_error);
+  }
 }
 
 // normal_lpdf: the value against the density written out in long double, and the gradient
