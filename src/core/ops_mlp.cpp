@@ -225,6 +225,71 @@ void weight_grad(int64_t din, int64_t dout, int64_t P, const T* a, const T* d, T
   }
 }
 
+// v · act'(y), from the activation's output y (1 - y², y(1 - y), [y > 0]); f(deriv) with the
+// one for `act`, so that each use is compiled for its activation.
+template <class T, class F>
+void with_deriv(LinearAct act, F&& f) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  switch (act) {
+    case LinearAct::none: f([](V v, V) { return v; }); break;
+    case LinearAct::tanh: f([](V v, V y) { return X::mul(v, X::fnma(y, y, X::set1(T(1)))); }); break;
+    case LinearAct::sigmoid:
+      f([](V v, V y) {
+        const V one = X::set1(T(1));
+        return X::mul(X::mul(v, y), X::fnma(y, one, one));
+      });
+      break;
+    case LinearAct::relu: f([](V v, V y) { return X::gt_select(y, v); }); break;
+  }
+}
+
+// A last layer with one output (a regression head) in one pass over A = A_{L-1}:
+// dW[k] (+)= Σ_rows A[k] δ, db (+)= Σ_rows δ and, with `input`, dZ_{L-1}[k] = act'(A[k]) W[k] δ
+// written over A[k]. The general kernels would spend a weight-gradient tile per eight rows
+// and a one-term product per output on it; here each element of A is loaded once. The
+// weight sums of W rows are reduced together (lane_sums), dW being contiguous.
+template <class T, class D>
+void last_layer_one_output(int64_t din, int64_t P, T* a, const T* d, const T* w, T* dw, T* db, bool acc_into, bool input,
+                           const D& deriv) {
+  using X = Vec<T>;
+  using V = typename X::V;
+  constexpr int W = static_cast<int>(X::W);
+  const int64_t nvec = P / W;
+  for (int64_t k0 = 0; k0 < din; k0 += W) {
+    const int nk = static_cast<int>(std::min<int64_t>(W, din - k0));
+    V acc[W];
+    for (int q = 0; q < W; ++q) acc[q] = X::zero();
+    for (int q = 0; q < nk; ++q) {
+      T* ak = a + (k0 + q) * P;
+      const V wk = X::set1(w[k0 + q]);
+      V s0 = X::zero(), s1 = X::zero();
+      auto one = [&](int64_t r, V& s) __attribute__((always_inline)) {
+        const V y = X::loadu(ak + r * W), dv = X::loadu(d + r * W);
+        s = X::fma(y, dv, s);
+        if (input) X::storeu(ak + r * W, deriv(X::mul(wk, dv), y));
+      };
+      int64_t r = 0;
+      for (; r + 2 <= nvec; r += 2) {
+        one(r, s0);
+        one(r + 1, s1);
+      }
+      if (r < nvec) one(r, s0);
+      acc[q] = X::add(s0, s1);
+    }
+    if (dw) {
+      const V s = kernels::simd::lane_sums<T>(acc);
+      const auto msk = X::mask(nk);
+      X::store(msk, dw + k0, acc_into ? X::add(s, X::load(msk, dw + k0)) : s);
+    }
+  }
+  if (db) {
+    V t = X::zero();
+    for (int64_t r = 0; r < nvec; ++r) t = X::add(t, X::loadu(d + r * W));
+    *db = (acc_into ? *db : T(0)) + X::sum(t);
+  }
+}
+
 template <class T>
 struct MlpNode final : Node<T> {
   int64_t rows = 0, P = 0, L = 0;
@@ -269,6 +334,14 @@ struct MlpNode final : Node<T> {
     for (int64_t l = L; l >= 1; --l) {
       const int64_t din = widths[l - 1], dout = widths[l];
       const T* w = p->val + offs[l - 1];
+      if (dout == 1 && l > 1) {  // one output (a regression head): one pass for both gradients
+        T* gw = p->grad ? p->grad + offs[l - 1] : nullptr;
+        with_deriv<T>(act, [&](auto deriv) {
+          last_layer_one_output(din, P, acts[l - 1], dz, w, gw, gw ? gw + din : nullptr, pacc, true, deriv);
+        });
+        dz = acts[l - 1];
+        continue;
+      }
       if (p->grad) {
         T* gw = p->grad + offs[l - 1];
         T* gb = gw + din * dout;
@@ -277,22 +350,9 @@ struct MlpNode final : Node<T> {
       T* next = acts[l - 1];  // dZ_{l-1} replaces A_{l-1}
       if (l > 1) {
         const T* a = acts[l - 1];
-        switch (act) {
-          case LinearAct::none: input_grad(l, w, dz, next, [](V v, int64_t) { return v; }); break;
-          case LinearAct::tanh:
-            input_grad(l, w, dz, next, [a](V v, int64_t o) {
-              const V y = X::loadu(a + o);
-              return X::mul(v, X::fnma(y, y, X::set1(T(1))));
-            });
-            break;
-          case LinearAct::sigmoid:
-            input_grad(l, w, dz, next, [a](V v, int64_t o) {
-              const V y = X::loadu(a + o), one = X::set1(T(1));
-              return X::mul(X::mul(v, y), X::fnma(y, one, one));
-            });
-            break;
-          case LinearAct::relu: input_grad(l, w, dz, next, [a](V v, int64_t o) { return X::gt_select(X::loadu(a + o), v); }); break;
-        }
+        with_deriv<T>(act, [&](auto deriv) {
+          input_grad(l, w, dz, next, [a, deriv](V v, int64_t o) { return deriv(v, X::loadu(a + o)); });
+        });
         dz = next;
       } else if (x->grad) {
         input_grad(l, w, dz, next, [](V v, int64_t) { return v; });

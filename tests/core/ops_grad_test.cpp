@@ -251,6 +251,8 @@ TEST(OpsGrad, MlpMatchesLinearChain) {
     expect_mlp_matches<double>(16, {5, 11, 3}, act, 1e-13);       // exactly one pair of vectors
     expect_mlp_matches<double>(3, {2, 6}, act, 1e-13, false);     // one layer, fewer rows than a vector
     expect_mlp_matches<double>(200, {13, 40, 40, 40, 5}, act, 1e-12);
+    expect_mlp_matches<double>(45, {3, 11, 1, 4, 1}, act, 1e-13);  // one-output layers, last and inside
+    expect_mlp_matches<float>(21, {2, 19, 1}, act, 3e-5);
     expect_mlp_matches<float>(70, {4, 33, 17, 3}, act, 3e-5);
   }
   expect_mlp_matches<double>(50, {3, 200, 2}, LinearAct::tanh, 1e-13);  // wider than the fused node: the chain
