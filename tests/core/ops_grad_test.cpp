@@ -15,6 +15,16 @@ void expect_grad(const std::function<V(Vs)>& f, const std::vector<Tensor<double>
   EXPECT_TRUE(r.ok) << r.str();
 }
 auto R(Shape s, uint64_t seed, double lo = -1, double hi = 1) { return random_tensor(s, seed, lo, hi); }
+// The message of the std::invalid_argument f throws ("no exception" if none).
+template <class F>
+std::string message(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return std::string(e.what());
+  }
+  return std::string("no exception");
+}
 }  // namespace
 
 TEST(OpsGrad, BinaryBroadcasting) {
@@ -266,14 +276,6 @@ TEST(OpsGrad, MlpMatchesLinearChain) {
     GradScope<double> s;
     auto x = constant(R({4, 3}, 71)), p = variable(R({54}, 72));
     EXPECT_STREQ(mlp(x, p, w1, LinearAct::tanh).op_name(), "mlp");
-    auto message = [&](auto f) {
-      try {
-        f();
-      } catch (const std::invalid_argument& e) {
-        return std::string(e.what());
-      }
-      return std::string("no exception");
-    };
     const std::vector<int64_t> bad = {3, 5, 4, 3};
     EXPECT_NE(message([&] { mlp(x, p, bad, LinearAct::tanh); }).find("expected [59]"), std::string::npos);
     EXPECT_NE(message([&] { mlp(constant(R({4, 2}, 1)), p, w1, LinearAct::tanh); }).find("[4, 2]"), std::string::npos);
@@ -324,14 +326,6 @@ TEST(OpsGrad, NormalLpdf) {
                                                                      Tensor<double>(Shape{1}, std::vector<double>{1.5})), 1e-12 * 20);
     EXPECT_NEAR(normal_lpdf(constant(x), constant(mu), 0.7).item(), reference(x, mu, sd), 1e-12 * 20);
     EXPECT_STREQ(normal_lpdf(constant(x), 0.0, 1.0).op_name(), "normal_lpdf");
-    auto message = [&](auto f) {
-      try {
-        f();
-      } catch (const std::invalid_argument& e) {
-        return std::string(e.what());
-      }
-      return std::string("no exception");
-    };
     EXPECT_NE(message([&] { normal_lpdf(constant(x), constant(R({5, 4}, 1)), 1.0); }).find("mu [5, 4] does not match [4, 5]"),
               std::string::npos);
     EXPECT_NE(message([&] { normal_lpdf(constant(x), 0.0, -1.0); }).find("sigma = -1"), std::string::npos);
