@@ -244,14 +244,13 @@ void with_deriv(LinearAct act, F&& f) {
   }
 }
 
-// A last layer with one output (a regression head) in one pass over A = A_{L-1}:
-// dW[k] (+)= Σ_rows A[k] δ, db (+)= Σ_rows δ and, with `input`, dZ_{L-1}[k] = act'(A[k]) W[k] δ
-// written over A[k]. The general kernels would spend a weight-gradient tile per eight rows
+// A layer with one output (a regression head) in one pass over A = A_{l-1}:
+// dW[k] (+)= Σ_rows A[k] δ, db (+)= Σ_rows δ (when dw, db are given) and
+// dZ_{l-1}[k] = act'(A[k]) W[k] δ written over A[k]. The general kernels would spend a weight-gradient tile per eight rows
 // and a one-term product per output on it; here each element of A is loaded once. The
 // weight sums of W rows are reduced together (lane_sums), dW being contiguous.
 template <class T, class D>
-void last_layer_one_output(int64_t din, int64_t P, T* a, const T* d, const T* w, T* dw, T* db, bool acc_into, bool input,
-                           const D& deriv) {
+void one_output_layer(int64_t din, int64_t P, T* a, const T* d, const T* w, T* dw, T* db, bool acc_into, const D& deriv) {
   using X = Vec<T>;
   using V = typename X::V;
   constexpr int W = static_cast<int>(X::W);
@@ -267,7 +266,7 @@ void last_layer_one_output(int64_t din, int64_t P, T* a, const T* d, const T* w,
       auto one = [&](int64_t r, V& s) __attribute__((always_inline)) {
         const V y = X::loadu(ak + r * W), dv = X::loadu(d + r * W);
         s = X::fma(y, dv, s);
-        if (input) X::storeu(ak + r * W, deriv(X::mul(wk, dv), y));
+        X::storeu(ak + r * W, deriv(X::mul(wk, dv), y));
       };
       int64_t r = 0;
       for (; r + 2 <= nvec; r += 2) {
@@ -322,14 +321,9 @@ struct MlpNode final : Node<T> {
     Node<T>*x = this->in[0], *p = this->in[1];
     const int64_t dl = widths[L];
     T* dz = Tape<T>::current().scratch(dl * P);
-    if (dl == 1) {
-      std::copy(this->grad, this->grad + rows, dz);
-      std::fill(dz + rows, dz + P, T(0));
-    } else {
-      std::fill(dz, dz + dl * P, T(0));
-      for (int64_t r = 0; r < rows; ++r)
-        for (int64_t j = 0; j < dl; ++j) dz[j * P + r] = this->grad[r * dl + j];
-    }
+    std::fill(dz, dz + dl * P, T(0));
+    for (int64_t r = 0; r < rows; ++r)
+      for (int64_t j = 0; j < dl; ++j) dz[j * P + r] = this->grad[r * dl + j];
     const bool pacc = p->grad ? accumulate_into(p) : false;
     for (int64_t l = L; l >= 1; --l) {
       const int64_t din = widths[l - 1], dout = widths[l];
@@ -337,7 +331,7 @@ struct MlpNode final : Node<T> {
       if (dout == 1 && l > 1) {  // one output (a regression head): one pass for both gradients
         T* gw = p->grad ? p->grad + offs[l - 1] : nullptr;
         with_deriv<T>(act, [&](auto deriv) {
-          last_layer_one_output(din, P, acts[l - 1], dz, w, gw, gw ? gw + din : nullptr, pacc, true, deriv);
+          one_output_layer(din, P, acts[l - 1], dz, w, gw, gw ? gw + din : nullptr, pacc, deriv);
         });
         dz = acts[l - 1];
         continue;
@@ -394,9 +388,7 @@ Var<T> mlp_fused(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
   T* a = tape.alloc(d0 * P);
   const T* xv = x.data();
   for (int64_t k = 0; k < d0; ++k) {
-    if (d0 == 1) std::copy(xv, xv + rows, a);
-    else
-      for (int64_t r = 0; r < rows; ++r) a[k * P + r] = xv[r * d0 + k];
+    for (int64_t r = 0; r < rows; ++r) a[k * P + r] = xv[r * d0 + k];
     std::fill(a + k * P + rows, a + (k + 1) * P, T(0));
   }
   node->acts[0] = a;
@@ -414,10 +406,8 @@ Var<T> mlp_fused(const Var<T>& x, const Var<T>& params, std::span<const int64_t>
     }
     a = z;
   }
-  if (dl == 1) std::copy(z, z + rows, node->val);
-  else
-    for (int64_t r = 0; r < rows; ++r)
-      for (int64_t j = 0; j < dl; ++j) node->val[r * dl + j] = z[j * P + r];
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < dl; ++j) node->val[r * dl + j] = z[j * P + r];
   return tape.record(node);
 }
 #endif
