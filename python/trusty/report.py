@@ -10,7 +10,8 @@ PNG figures plus index.html into RUN_DIR/report/ (or --out):
                    and exploding gradients show here
   confusion.png    confusion matrix on the test set (classifiers)
   predictions.png  predicted against true values on the test set (regression)
-Later commands add their own figures through the same FIGURES registry.
+A `trusty sample` run adds trace.png, rank.png, pairs.png and predictive.png (see
+trusty/mcmc_figures.py). Later commands add their own figures through the same FIGURES registry.
 """
 import argparse
 import csv
@@ -26,6 +27,8 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
+
+from . import mcmc_figures  # noqa: E402
 
 LOSS_UNITS = {
     "cross_entropy": "cross-entropy (nats per sample)",
@@ -171,6 +174,10 @@ FIGURES = {
     "grad_norms": fig_grad_norms,
     "confusion": fig_confusion,
     "predictions": fig_predictions,
+    "trace": lambda *a: mcmc_figures.fig_trace(*a, save),
+    "rank": lambda *a: mcmc_figures.fig_rank(*a, save),
+    "pairs": lambda *a: mcmc_figures.fig_pairs(*a, save),
+    "predictive": lambda *a: mcmc_figures.fig_predictive(*a, save),
 }
 
 

@@ -1,6 +1,7 @@
 #include "trusty/mcmc/log_density.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <stdexcept>
 #include <vector>
 
@@ -61,6 +62,37 @@ double AutodiffDensity::log_density_and_gradient(std::span<const double> theta, 
 
 std::vector<std::string> AutodiffDensity::param_names() const {
   return names_.empty() ? LogDensity::param_names() : names_;
+}
+
+core::GradCheckResult check_gradient(const LogDensity& density, std::span<const double> theta,
+                                     const core::GradCheckOptions& options) {
+  const int64_t d = density.dim();
+  if (static_cast<int64_t>(theta.size()) != d)
+    throw std::invalid_argument("check_gradient: theta has " + std::to_string(theta.size()) + " elements, the density " +
+                                std::to_string(d));
+  std::vector<double> g(static_cast<size_t>(d)), gp(g.size()), x(theta.begin(), theta.end());
+  density.log_density_and_gradient(theta, g);
+  core::GradCheckResult r;
+  r.ok = true;
+  r.worst_input = 0;
+  for (int64_t i = 0; i < d; ++i) {
+    const double x0 = x[static_cast<size_t>(i)];
+    x[static_cast<size_t>(i)] = x0 + options.eps;
+    const double up = density.log_density_and_gradient(x, gp);
+    x[static_cast<size_t>(i)] = x0 - options.eps;
+    const double dn = density.log_density_and_gradient(x, gp);
+    x[static_cast<size_t>(i)] = x0;
+    const double num = (up - dn) / (2 * options.eps), an = g[static_cast<size_t>(i)];
+    const double err = std::abs(an - num) / std::max({1.0, std::abs(an), std::abs(num)});
+    if (!(err <= r.max_error) || r.worst_index < 0) {
+      if (!(err <= r.max_error)) r.max_error = err;
+      r.worst_index = i;
+      r.analytic = an;
+      r.numeric = num;
+    }
+  }
+  r.ok = r.max_error <= options.tol;
+  return r;
 }
 
 }  // namespace trusty::mcmc

@@ -14,6 +14,7 @@
 #include <string>
 #include <vector>
 
+#include "trusty/core/grad_check.hpp"
 #include "trusty/core/var.hpp"
 
 namespace trusty::mcmc {
@@ -67,5 +68,10 @@ class AutodiffDensity : public LogDensity {
   Fn f_;
   std::vector<std::string> names_;
 };
+
+// The repository's finite-difference check (core/grad_check.hpp: central differences,
+// relative error) applied to a LogDensity's gradient at θ.
+core::GradCheckResult check_gradient(const LogDensity& density, std::span<const double> theta,
+                                     const core::GradCheckOptions& options = {});
 
 }  // namespace trusty::mcmc
