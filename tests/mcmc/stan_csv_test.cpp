@@ -24,6 +24,15 @@ fs::path temp_dir() {
   return dir;
 }
 
+// Each test's files live in its own temporary directory, removed afterwards.
+class StanCsv : public ::testing::Test {
+ protected:
+  void TearDown() override {
+    std::error_code ignored;
+    fs::remove_all(temp_dir(), ignored);
+  }
+};
+
 ChainDraws make_chain(int n_warmup, int n_draws, int seed) {
   std::mt19937_64 rng{static_cast<uint64_t>(seed)};
   std::normal_distribution<double> normal;
@@ -75,7 +84,7 @@ void expect_same_draws(const ChainDraws& a, const ChainDraws& b) {
   EXPECT_EQ(a.n_warmup_saved, b.n_warmup_saved);
 }
 
-TEST(StanCsv, RoundTripIsBitExact) {
+TEST_F(StanCsv, RoundTripIsBitExact) {
   ChainDraws c = make_chain(20, 100, 1);
   c.params(0, 0) = std::numeric_limits<double>::denorm_min();
   c.params(1, 1) = -std::numeric_limits<double>::max();
@@ -109,7 +118,7 @@ TEST(StanCsv, RoundTripIsBitExact) {
   EXPECT_EQ(s1.str(), s2.str());
 }
 
-TEST(StanCsv, DenseAndUnitMetricsRoundTrip) {
+TEST_F(StanCsv, DenseAndUnitMetricsRoundTrip) {
   ChainDraws c = make_chain(0, 10, 2);
   c.metric = "dense_e";
   c.inv_metric.resize(3, 3);
@@ -173,7 +182,7 @@ fs::path write_text(const std::string& name, const std::string& text) {
   return path;
 }
 
-TEST(StanCsv, ReadsCmdStanFiles) {
+TEST_F(StanCsv, ReadsCmdStanFiles) {
   const ChainDraws c = read_stan_csv(write_text("cmdstan.csv", kCmdStanFile));
   EXPECT_EQ(c.chain_id, 2);
   EXPECT_EQ(c.metric, "diag_e");
@@ -194,7 +203,7 @@ TEST(StanCsv, ReadsCmdStanFiles) {
 }
 
 // Each malformed file must fail with the file name, the line and the column in the message.
-TEST(StanCsv, StrictReaderNamesFileLineAndColumn) {
+TEST_F(StanCsv, StrictReaderNamesFileLineAndColumn) {
   const std::string good(kCmdStanFile);
   const std::string first_row = "-7.00205,0.981427,0.893542,1,3,0,7.07293,0.288589";
   const auto replace = [&](const std::string& from, const std::string& to) {
@@ -232,7 +241,7 @@ TEST(StanCsv, StrictReaderNamesFileLineAndColumn) {
   EXPECT_THROW(read_stan_csv(temp_dir() / "does_not_exist.csv"), std::invalid_argument);
 }
 
-TEST(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
+TEST_F(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
   const fs::path dir = temp_dir();
   const fs::path path = dir / "chain.csv";
   write_stan_csv(path, make_chain(0, 5, 3));
@@ -251,7 +260,7 @@ TEST(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
 
 // Writes four chains (golden sets as parameters, 100 saved warmup draws each) into
 // $TRUSTY_STAN_CSV_OUT for tools/check_stan_csv.R, which reads them with rstan.
-TEST(StanCsv, WritesChainsForExternalReaders) {
+TEST_F(StanCsv, WritesChainsForExternalReaders) {
   const char* out = std::getenv("TRUSTY_STAN_CSV_OUT");
   if (!out) GTEST_SKIP() << "set TRUSTY_STAN_CSV_OUT to a directory to write the chains";
   const Eigen::MatrixXd mu = testing::load_chains("ar1_weak");
