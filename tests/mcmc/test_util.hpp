@@ -105,3 +105,35 @@ inline int64_t count_divergent(const std::vector<mcmc::ChainDraws>& chains) {
 }
 
 }  // namespace trusty::test
+
+#include "trusty/mcmc/log_density.hpp"
+
+namespace trusty::test {
+
+// Largest relative error |analytic − numeric| / max(1, |analytic|, |numeric|) of a LogDensity's
+// gradient at theta against central differences (step h).
+inline double gradient_error(const mcmc::LogDensity& f, std::vector<double> theta, double h = 1e-6) {
+  std::vector<double> g(theta.size()), scratch(theta.size());
+  f.log_density_and_gradient(theta, g);
+  double worst = 0;
+  for (size_t i = 0; i < theta.size(); ++i) {
+    const double t = theta[i];
+    theta[i] = t + h;
+    const double up = f.log_density_and_gradient(theta, scratch);
+    theta[i] = t - h;
+    const double down = f.log_density_and_gradient(theta, scratch);
+    theta[i] = t;
+    const double num = (up - down) / (2 * h);
+    worst = std::max(worst, std::abs(g[i] - num) / std::max({1.0, std::abs(g[i]), std::abs(num)}));
+  }
+  return worst;
+}
+
+// P̂(x ≤ x0) over all chains and its MCSE (from the ESS of the indicator).
+inline std::pair<double, double> cdf_at(const Eigen::MatrixXd& x, double x0) {
+  const Eigen::MatrixXd ind = (x.array() <= x0).cast<double>().matrix();
+  const double p = ind.mean();
+  return {p, std::sqrt(p * (1 - p) / ess(ind))};
+}
+
+}  // namespace trusty::test
