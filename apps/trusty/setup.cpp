@@ -92,9 +92,9 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   const int sources = !s.data.name.empty() + !s.data.csv.empty() + !s.data.x.empty();
   if (sources != 1) d.fail("name", "expected exactly one of name, csv or x/y to say where the data is");
   if (!s.data.name.empty()) {
-    static const std::vector<std::string> names = {"mnist", "fashion-mnist", "xor", "or", "and", "quadratic"};
+    static const std::vector<std::string> names = {"mnist", "fashion-mnist", "xor", "or", "and", "quadratic", "sine_gap"};
     if (std::find(names.begin(), names.end(), s.data.name) == names.end())
-      d.fail("name", "expected one of mnist, fashion-mnist, xor, or, and, quadratic, got '" + s.data.name + "'");
+      d.fail("name", "expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, got '" + s.data.name + "'");
   }
   for (const auto& [key, path] : {std::pair{"csv", s.data.csv}, std::pair{"x", s.data.x}, std::pair{"y", s.data.y},
                                   std::pair{"test_csv", s.data.test_csv}, std::pair{"test_x", s.data.test_x},
@@ -173,6 +173,24 @@ io::Dataset<T> quadratic(int64_t n, uint64_t stream) {
   return d;
 }
 
+}  // namespace
+
+template <class T>
+io::Dataset<T> sine_gap(int64_t n, bool gap, uint64_t stream) {
+  core::Rng rng(20261201, stream);
+  io::Dataset<T> d;
+  d.x = core::Tensor<T>(core::Shape{n, 1});
+  d.y = core::Tensor<T>(core::Shape{n, 1});
+  for (int64_t i = 0; i < n; ++i) {
+    double x = rng.uniform(-1, 1);
+    if (gap) x = x < 0 ? -1 + 0.7 * (x + 1) : 0.3 + 0.7 * x;  // [-1, -0.3] ∪ [0.3, 1]
+    d.x.at({i, 0}) = static_cast<T>(x);
+    d.y.at({i, 0}) = static_cast<T>(sine_gap_truth(x) + kSineGapNoise * rng.normal());
+  }
+  return d;
+}
+
+namespace {
 template <class T>
 io::Dataset<T> cast(const io::Dataset<float>& f) {
   if constexpr (std::is_same_v<T, float>) {
@@ -205,6 +223,9 @@ Loaded<T> load_data(const RunSpec& s, bool verbose) {
   } else if (n == "quadratic") {
     l.train = quadratic<T>(100, 1);
     l.test = quadratic<T>(1000, 2);
+  } else if (n == "sine_gap") {
+    l.train = sine_gap<T>(100, true, 1);
+    l.test = sine_gap<T>(1000, false, 2);
   } else if (!s.data.csv.empty()) {
     std::vector<int> cols(s.data.target_columns.begin(), s.data.target_columns.end());
     l.train = io::load_csv<T>(s.data.csv, cols, cls);
@@ -325,6 +346,8 @@ int64_t output_width(const io::Dataset<T>& d) {
   return d.classification() ? d.classes : d.y.dim(1);
 }
 
+template io::Dataset<float> sine_gap<float>(int64_t, bool, uint64_t);
+template io::Dataset<double> sine_gap<double>(int64_t, bool, uint64_t);
 template Loaded<float> load_data<float>(const RunSpec&, bool);
 template Loaded<double> load_data<double>(const RunSpec&, bool);
 template std::unique_ptr<nn::Sequential<float>> build_model<float>(const ModelSpec&, int64_t, int64_t);

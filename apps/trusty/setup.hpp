@@ -1,6 +1,7 @@
 // Turning a TOML config into data, a network, an optimiser and a trainer configuration.
 // Shared by `trusty train`, `predict`, `search` and `demo`. See docs/train.md for the keys.
 #pragma once
+#include <cmath>
 #include <memory>
 #include <nlohmann/json.hpp>
 #include <string>
@@ -70,6 +71,14 @@ std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, i
 // Trains what `spec` describes into `out` (results.json, history.csv, model.npz,
 // predictions.npz, checkpoint.npz) and returns results.json's content.
 nlohmann::json train_spec(const RunSpec& spec, const std::string& out, bool resume, bool verbose);
+
+// The built-in "sine_gap" regression (the Bayesian-network demo): y = sin(3x) + 0.1 ε with
+// training inputs uniform on [-1, -0.3] ∪ [0.3, 1] (a gap in the middle) and test inputs
+// uniform on [-1, 1]; a fixed stream per split.
+inline double sine_gap_truth(double x) { return std::sin(3 * x); }
+inline constexpr double kSineGapNoise = 0.1;
+template <class T>
+io::Dataset<T> sine_gap(int64_t n, bool gap, uint64_t stream);
 
 // Output width for the data: classes, or target columns.
 template <class T>

@@ -7,4 +7,5 @@ namespace trusty::python {
 namespace py = pybind11;
 template <class T>
 void bind_dtype(py::module_& m, const std::string& suffix);
+void bind_mcmc(py::module_& m);
 }  // namespace trusty::python

@@ -18,6 +18,7 @@ PYBIND11_MODULE(_trusty, m) {
   py::register_exception<optim::TrainingDiverged>(m, "TrainingDiverged", PyExc_RuntimeError);
   python::bind_dtype<float>(m, "32");
   python::bind_dtype<double>(m, "64");
+  python::bind_mcmc(m);
   m.def("cache_dir", &io::cache_dir, "Where built-in data sets are cached");
   m.def(
       "fetch",

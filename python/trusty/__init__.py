@@ -7,6 +7,16 @@
     history = tr.fit(d["x_train"], d["y_train"], callback=lambda rec: print(rec["train_loss"]))
     print(tr.evaluate(d["x_test"], d["y_test"])["accuracy"])
 
+Posteriors (docs/sample.md):
+
+    import numpy as np, trusty
+    def log_density(theta):                          # a 2-D Gaussian with correlation 0.99
+        g = -np.linalg.solve(cov, theta)
+        return 0.5 * theta @ g, g
+    fit = trusty.sample(log_density, dim=2, metric="dense_e", chains=4, seed=1)
+    fit["draws"].shape                               # (chains, samples, 2)
+    print(fit["summary_table"])                      # R-hat, ESS, MCSE, divergences, E-BFMI
+
 Arrays go in as numpy (float32 for float32 networks, float64 for float64 ones; integer
 class labels); `net.parameters` and `net.gradients` are views of the network's one flat
 buffer (they keep the network alive). Reports: `python3 -m trusty.report RUN_DIR`.
@@ -14,7 +24,7 @@ buffer (they keep the network alive). Reports: `python3 -m trusty.report RUN_DIR
 from . import _trusty
 from ._trusty import ConfigError, TrainingDiverged, __version__, cache_dir, fetch, set_threads
 
-__all__ = ["MLP", "Trainer", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
+__all__ = ["MLP", "Trainer", "sample", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
 
 
 def MLP(widths, activation="relu", output_activation="identity", init="auto", dropout=0.0, batch_norm=False,
@@ -36,3 +46,20 @@ def Trainer(net, **options):
     if isinstance(net, _trusty.MLP64):
         return _trusty.Trainer64(net, **options)
     raise TypeError(f"net: expected a trusty.MLP, got {type(net).__name__}")
+
+
+def sample(log_density, dim, names=None, out=None, **options):
+    """Draws from exp(log_density) with NUTS (default), static HMC or the HMCLET sampler.
+
+    log_density(theta) takes a float64 vector of length `dim` (unconstrained) and returns
+    (log density, gradient). Options as in the [sampler] table of `trusty sample` configs:
+    algorithm, chains, warmup, samples, threads, seed, max_depth, delta, step_size, metric,
+    init_radius, init, save_warmup, hmc_steps, hmc_int_time, hmclet_eps_max, hmclet_L_max,
+    hmclet_window, hmclet_quasi_newton. With out=DIR, Stan CSV files and summary.json go there.
+    Returns a dict: draws (chains, samples, dim), lp__, accept_stat__, ..., divergent__
+    (chains, samples), names, step_size, inv_metric, summary, summary_table."""
+    if not callable(log_density):
+        raise TypeError(f"log_density: expected a callable returning (log_density, gradient), got {type(log_density).__name__}")
+    if isinstance(dim, bool) or not isinstance(dim, int):
+        raise TypeError(f"dim: expected an int, got {type(dim).__name__}")
+    return _trusty._sample_callable(log_density, dim, list(names or []), str(out or ""), **options)
