@@ -203,14 +203,15 @@ std::vector<std::string> BayesianNetwork::param_names() const {
   std::vector<std::string> names(static_cast<size_t>(dim()));
   for (const auto& e : net_->named_parameters()) {
     const auto dims = e.shape.dims();
+    std::vector<int64_t> index(dims.size(), 0);  // row-major multi-index, printed 1-based as Stan's
     for (int64_t i = 0; i < e.shape.numel(); ++i) {
-      std::string suffix;
-      int64_t rem = i;
-      for (size_t a = dims.size(); a-- > 0;) {  // row-major multi-index, 1-based as Stan's
-        suffix = "." + std::to_string(rem % dims[a] + 1) + suffix;
-        rem /= dims[a];
+      std::string& name = names[static_cast<size_t>(e.offset + i)];
+      name = e.name;
+      for (int64_t k : index) name.append(".").append(std::to_string(k + 1));
+      for (size_t a = dims.size(); a-- > 0;) {
+        if (++index[a] < dims[a]) break;
+        index[a] = 0;
       }
-      names[static_cast<size_t>(e.offset + i)] = e.name + suffix;
     }
   }
   if (sigma_index_ >= 0) names[static_cast<size_t>(sigma_index_)] = "sigma";

@@ -49,9 +49,9 @@ struct BayesianNetworkOptions {
   double sigma = 0.1;              // Gaussian noise sd (when sampled: initial_theta()'s value)
   bool sample_sigma = false;       // sample σ (θ holds ln σ) with prior half-normal(0, sigma_prior_scale)
   double sigma_prior_scale = 1;
-  WeightPrior prior;               // every parameter group's prior, except...
+  WeightPrior prior{};             // every parameter group's prior, except...
   // ...these, by group name ("2.weight") or by layer name ("2": its weight and bias).
-  std::vector<std::pair<std::string, WeightPrior>> layer_priors;
+  std::vector<std::pair<std::string, WeightPrior>> layer_priors{};
 };
 
 class BayesianNetwork final : public GaussianPriorDensity {
