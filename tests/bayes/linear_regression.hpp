@@ -13,14 +13,15 @@
 namespace trusty::test {
 
 struct LinearRegression {
-  static constexpr double sigma = 0.5, prior_sd = 2.0;
+  static constexpr double sigma = 0.5;
+  double prior_sd;
   core::Tensor<double> x, y;
   Eigen::MatrixXd precision, cov;
   Eigen::VectorXd mean;
   std::unique_ptr<bayes::BayesianNetwork> model;
 
   // n examples of d features, y = x·w + b + noise; θ = (w_1..w_d, b), the Dense layout.
-  LinearRegression(int64_t n, int64_t d, uint64_t seed) {
+  LinearRegression(int64_t n, int64_t d, uint64_t seed, double prior_scale = 2.0) : prior_sd(prior_scale) {
     x = uniform_tensor(core::Shape{n, d}, seed, -1, 1);
     y = core::Tensor<double>(core::Shape{n, 1});
     core::Rng rng(seed, 7);
