@@ -1,0 +1,83 @@
+// HMCLET mode: the sampler of the seed talk for small parameter sets (after the HMCLET
+// sampler of the BORG/ARES codes), made precise here. Each iteration:
+//   u, u' ~ U[0, 1);  ε = ε_max (1 − u);  L = 1 + ⌊L_max u'⌋;
+//   p ~ N(0, M); L leapfrog steps with M⁻¹ held fixed; Metropolis accept with
+//   min(1, exp(H0 − H_L)) (a divergence, H − H0 > 1000 or a non-finite point, is rejected).
+// Randomising ε and L avoids the periodic orbits of fixed-length HMC (Neal 2011, §5.4.2.2).
+//
+// Burn-in (the num_warmup iterations):
+//  - covariance metric: the last `window` draws of the chain are kept in a ring; every
+//    `update_every` iterations M⁻¹ ← n/(n+5) Σ̂ + 10⁻³·5/(n+5) I from the n draws in the ring
+//    (diagonal or dense as the metric option says; the regularisation is Stan's);
+//  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
+//    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
+//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄);
+//  - quasi-Newton preconditioner (optional): H, a BFGS estimate of the inverse Hessian of
+//    U = −ln π, built from the (θ, ∇U) pairs of successive accepted iterations:
+//      s = θ_new − θ_old, y = ∇U_new − ∇U_old, ρ = 1/(sᵀy),
+//      H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ,
+//    skipped when sᵀy ≤ 10⁻¹² |s| |y| (H stays symmetric positive definite, Nocedal & Wright
+//    2006, §6.1). H is the inverse metric M⁻¹ of the next trajectories (frozen within each
+//    trajectory); it starts from, and is reset to, the covariance metric on every rejection
+//    and every covariance update. With the preconditioner the metric is always dense.
+// Sampling: M⁻¹ (covariance metric, or H as it stood at the end of burn-in) and ε_max are
+// frozen, so the sampling iterations are one fixed, reversible Markov kernel. (Updating H
+// during sampling, as the talk suggests, would make the chain adaptive with no guarantee
+// that π stays its stationary distribution; we do not.)
+#pragma once
+#include <cstdint>
+
+#include <Eigen/Dense>
+
+#include "trusty/core/rng.hpp"
+#include "trusty/mcmc/adaptation.hpp"
+#include "trusty/mcmc/static_hmc.hpp"
+
+namespace trusty::mcmc {
+
+struct HmcletSettings {
+  double eps_max = 0;        // 0: heuristic start + dual averaging during burn-in
+  int64_t L_max = 20;
+  int64_t window = 100;
+  int64_t update_every = 25;
+  bool quasi_newton = false;
+  double delta = 0.8;
+};
+
+class Hmclet {
+ public:
+  // metric: the Hamiltonian's metric (its kind fixes diag vs dense covariance; must be
+  // dense_e with quasi_newton).
+  Hmclet(Hamiltonian& hamiltonian, const HmcletSettings& settings);
+
+  // Before the first iteration, from the initial point (draws random numbers when ε_max is
+  // adapted).
+  void initialize(PhasePoint& z, core::Rng& rng);
+  // One iteration; `warmup` enables the burn-in updates. eps_used receives ε.
+  Transition transition(PhasePoint& z, bool warmup, core::Rng& rng, double& eps_used);
+  // Freezes ε_max (= exp(x̄) when adapted) at the end of burn-in.
+  void end_warmup();
+
+  double eps_max() const { return eps_max_; }
+
+  // State, for checkpoints.
+  double eps_max_ = 0;
+  StepSizeAdaptation da_;
+  Eigen::MatrixXd ring_;           // window × d
+  int64_t n_seen_ = 0, iteration_ = 0;
+  Eigen::MatrixXd cov_inv_metric_; // the covariance-based M⁻¹ in Metric::inv_metric() layout
+  Eigen::MatrixXd bfgs_;           // H (quasi-Newton)
+  Eigen::VectorXd prev_q_, prev_grad_u_;
+
+ private:
+  void update_covariance();
+  void bfgs_update(const PhasePoint& z);
+  void use_covariance_metric();
+
+  Hamiltonian& h_;
+  HmcletSettings s_;
+  StaticHmc hmc_;
+  Eigen::VectorXd s_vec_, y_vec_, hy_;
+};
+
+}  // namespace trusty::mcmc

@@ -1,0 +1,109 @@
+#include "trusty/mcmc/hmclet.hpp"
+
+#include <cmath>
+#include <stdexcept>
+
+namespace trusty::mcmc {
+
+Hmclet::Hmclet(Hamiltonian& hamiltonian, const HmcletSettings& settings)
+    : h_(hamiltonian), s_(settings), hmc_(hamiltonian, 1, 0) {
+  const int64_t d = hamiltonian.metric().dim();
+  if (s_.quasi_newton && hamiltonian.metric().kind() != MetricKind::dense_e)
+    throw std::invalid_argument("Hmclet: the quasi-Newton preconditioner needs a dense_e metric");
+  ring_ = Eigen::MatrixXd::Zero(s_.window, d);
+  cov_inv_metric_ = hamiltonian.metric().inv_metric();
+  bfgs_ = s_.quasi_newton ? cov_inv_metric_ : Eigen::MatrixXd();
+  prev_q_ = prev_grad_u_ = s_vec_ = y_vec_ = hy_ = Eigen::VectorXd::Zero(d);
+  eps_max_ = s_.eps_max;
+  da_.delta = s_.delta;
+}
+
+void Hmclet::initialize(PhasePoint& z, core::Rng& rng) {
+  if (s_.eps_max > 0) return;
+  eps_max_ = find_initial_step_size(h_, z, 1.0, rng);
+  da_.mu = std::log(10 * eps_max_);
+  da_.restart();
+}
+
+void Hmclet::use_covariance_metric() {
+  h_.metric().set_inv_metric(cov_inv_metric_, "HMCLET covariance metric");
+  if (s_.quasi_newton) bfgs_ = cov_inv_metric_;
+}
+
+void Hmclet::update_covariance() {
+  const int64_t n = n_seen_ < s_.window ? n_seen_ : s_.window;
+  if (n < 2) return;
+  const auto rows = ring_.topRows(n);
+  const Eigen::RowVectorXd mean = rows.colwise().mean();
+  const Eigen::MatrixXd centred = rows.rowwise() - mean;
+  const double nd = static_cast<double>(n), w = nd / (nd + 5.0), reg = 1e-3 * 5.0 / (nd + 5.0);
+  if (h_.metric().kind() == MetricKind::dense_e) {
+    Eigen::MatrixXd cov = (centred.transpose() * centred) / (nd - 1.0);
+    cov = w * cov + reg * Eigen::MatrixXd::Identity(cov.rows(), cov.cols());
+    cov_inv_metric_ = 0.5 * (cov + cov.transpose());
+  } else if (h_.metric().kind() == MetricKind::diag_e) {
+    const Eigen::VectorXd var = centred.array().square().colwise().sum().transpose() / (nd - 1.0);
+    cov_inv_metric_ = (w * var.array() + reg).matrix();
+  } else {
+    return;  // unit_e: nothing to learn
+  }
+  if (!cov_inv_metric_.allFinite())
+    throw std::runtime_error("HMCLET metric adaptation: non-finite covariance estimate");
+  use_covariance_metric();
+}
+
+void Hmclet::bfgs_update(const PhasePoint& z) {
+  // ∇U = −∇ln π.
+  s_vec_ = z.q - prev_q_;
+  y_vec_ = -z.g - prev_grad_u_;
+  const double sy = s_vec_.dot(y_vec_);
+  if (!(sy > 1e-12 * s_vec_.norm() * y_vec_.norm())) return;
+  const double rho = 1.0 / sy;
+  // H ← H − ρ (H y sᵀ + s yᵀ H) + (ρ² yᵀHy + ρ) s sᵀ  (the BFGS update expanded).
+  hy_.noalias() = bfgs_ * y_vec_;
+  const double yhy = y_vec_.dot(hy_);
+  bfgs_.noalias() -= rho * (hy_ * s_vec_.transpose() + s_vec_ * hy_.transpose());
+  bfgs_.noalias() += (rho * rho * yhy + rho) * (s_vec_ * s_vec_.transpose());
+  bfgs_ = 0.5 * (bfgs_ + bfgs_.transpose()).eval();
+  try {
+    h_.metric().set_inv_dense(bfgs_, "HMCLET quasi-Newton metric");
+  } catch (const std::invalid_argument&) {  // lost definiteness to rounding: start again
+    use_covariance_metric();
+  }
+}
+
+Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double& eps_used) {
+  const double u = rng.uniform(), u2 = rng.uniform();
+  const double eps = eps_max_ * (1.0 - u);
+  const int64_t L = 1 + static_cast<int64_t>(std::floor(static_cast<double>(s_.L_max) * u2));
+  eps_used = eps;
+  prev_q_ = z.q;
+  prev_grad_u_ = -z.g;
+  const Transition t = hmc_.transition(z, eps, L, rng);
+  if (!warmup) return t;
+
+  ++iteration_;
+  if (s_.eps_max <= 0) eps_max_ = da_.learn(t.accept_stat);
+  ring_.row(n_seen_ % s_.window) = z.q.transpose();
+  ++n_seen_;
+  const bool moved = z.q != prev_q_;
+  if (iteration_ % s_.update_every == 0) {
+    update_covariance();
+    if (s_.eps_max <= 0) {
+      da_.mu = std::log(10 * eps_max_);
+      da_.restart();
+    }
+  } else if (s_.quasi_newton) {
+    if (moved)
+      bfgs_update(z);
+    else
+      use_covariance_metric();
+  }
+  return t;
+}
+
+void Hmclet::end_warmup() {
+  if (s_.eps_max <= 0 && da_.counter > 0) eps_max_ = da_.final_step_size();
+}
+
+}  // namespace trusty::mcmc
