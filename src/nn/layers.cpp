@@ -1,6 +1,8 @@
 #include "trusty/nn/layers.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <optional>
 #include <sstream>
 #include <stdexcept>
 
@@ -158,11 +160,62 @@ std::string Dropout<T>::describe() const {
 template <class T>
 Sequential<T>& Sequential<T>::add(std::unique_ptr<Module<T>> m) {
   this->add_child(std::to_string(this->children().size()), std::move(m));
+  plan_mlp();
   return *this;
+}
+
+namespace {
+std::optional<LinearAct> fusable(Act a) {
+  if (a == Act::tanh) return LinearAct::tanh;
+  if (a == Act::sigmoid) return LinearAct::sigmoid;
+  if (a == Act::relu) return LinearAct::relu;
+  return std::nullopt;
+}
+}  // namespace
+
+template <class T>
+void Sequential<T>::plan_mlp() {
+  mlp_widths_.clear();
+  std::vector<int64_t> widths;
+  std::optional<LinearAct> act;
+  bool after_dense = false, output_act = false;  // last child a Dense; an identity after the last Dense
+  for (const auto& [name, child] : this->children()) {
+    if (auto* d = dynamic_cast<const Dense<T>*>(child.get())) {
+      if (after_dense || output_act || !d->has_bias() || (!widths.empty() && widths.back() != d->in_features())) return;
+      if (widths.empty()) widths.push_back(d->in_features());
+      widths.push_back(d->out_features());
+      after_dense = true;
+    } else if (auto* a = dynamic_cast<const Activation<T>*>(child.get()); a && after_dense) {
+      if (a->act() == Act::identity) {
+        output_act = true;
+      } else {
+        auto f = fusable(a->act());
+        if (!f || (act && *act != *f)) return;
+        act = f;
+      }
+      after_dense = false;
+    } else {
+      return;
+    }
+  }
+  // Every Dense but the last followed by the hidden activation, the last by none/identity.
+  const size_t n_act = static_cast<size_t>(std::count_if(this->children().begin(), this->children().end(), [](const auto& c) {
+    auto* a = dynamic_cast<const Activation<T>*>(c.second.get());
+    return a && a->act() != Act::identity;
+  }));
+  if (widths.size() < 2 || n_act + 2 != widths.size() || !(after_dense || output_act)) return;
+  mlp_widths_ = std::move(widths);
+  mlp_act_ = act.value_or(LinearAct::none);
 }
 
 template <class T>
 Var<T> Sequential<T>::forward(const Var<T>& x) {
+  if (core::Node<T>* theta = Module<T>::theta_override(); theta && !mlp_widths_.empty()) {
+    int64_t np = 0;
+    for (size_t l = 1; l < mlp_widths_.size(); ++l) np += mlp_widths_[l - 1] * mlp_widths_[l] + mlp_widths_[l];
+    auto params = Tape<T>::current().alias(theta, Shape{np}, this->offset(), "param");
+    return mlp(x, params, mlp_widths_, mlp_act_);
+  }
   Var<T> h = x;
   const auto& ch = this->children();
   for (size_t i = 0; i < ch.size(); ++i) {

@@ -77,6 +77,14 @@ void Module<T>::finalize(uint64_t seed) {
 }
 
 template <class T>
+int64_t Module<T>::offset() const {
+  if (!params_.empty()) return params_.front().offset;
+  for (const auto& [n, c] : children_)
+    if (int64_t o = c->offset(); o >= 0) return o;
+  return -1;
+}
+
+template <class T>
 void Module<T>::check_finalized(const char* what) const {
   if (!store_) throw std::logic_error(std::string("Module::") + what + ": the network is not finalized (call finalize(seed) on its root)");
 }
@@ -90,11 +98,42 @@ template <class T> int64_t Module<T>::num_parameters() const { return store_ ? s
 template <class T> void Module<T>::zero_grad() { check_finalized("zero_grad"); std::fill(store_->grads.begin(), store_->grads.end(), T(0)); }
 template <class T> core::Rng& Module<T>::rng() { check_finalized("rng"); return store_->rng; }
 
+namespace {
+// One slot per thread and element type: forward_at sets it for the duration of a forward.
+template <class T>
+core::Node<T>*& theta_slot() {
+  thread_local core::Node<T>* theta = nullptr;
+  return theta;
+}
+}  // namespace
+
+template <class T>
+core::Node<T>* Module<T>::theta_override() {
+  return theta_slot<T>();
+}
+
 template <class T>
 Var<T> Module<T>::param(int index) const {
   check_finalized("forward");
   const Slot& s = params_[static_cast<size_t>(index)];
+  if (core::Node<T>* theta = theta_slot<T>()) return core::Tape<T>::current().alias(theta, s.shape, s.offset, "param");
   return core::parameter<T>(s.shape, store_->params.data() + s.offset, store_->grads.data() + s.offset);
+}
+
+template <class T>
+Var<T> Module<T>::forward_at(const Var<T>& x, const Var<T>& theta) {
+  check_finalized("forward_at");
+  const auto n = static_cast<int64_t>(store_->params.size());
+  if (theta.rank() != 1 || theta.numel() != n)
+    throw std::invalid_argument("Module::forward_at: theta of shape " + theta.shape().str() + " for a network of " +
+                                std::to_string(n) + " parameters (expected [" + std::to_string(n) + "], the root's layout)");
+  // Restores the previous θ on exit (a forward_at inside a forward_at, or an exception).
+  struct Guard {
+    core::Node<T>* prev;
+    explicit Guard(core::Node<T>* th) : prev(theta_slot<T>()) { theta_slot<T>() = th; }
+    ~Guard() { theta_slot<T>() = prev; }
+  } guard(theta.node());
+  return forward(x);
 }
 
 template <class T>

@@ -26,6 +26,7 @@ class Dense final : public Module<T> {
   std::string describe() const override;
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }
+  bool has_bias() const { return b_ >= 0; }
 
  private:
   int64_t in_, out_;
@@ -96,11 +97,22 @@ class Sequential final : public Module<T> {
   Sequential& emplace(A&&... args) { return add(std::make_unique<M>(std::forward<A>(args)...)); }
   // Runs the children in order; a Dense followed by a tanh, sigmoid or ReLU Activation runs
   // as one fused node (same values and gradients; layers, names and layout unchanged).
+  // Under forward_at, a whole multilayer perceptron — Dense (with bias) layers separated by
+  // one and the same tanh, sigmoid or ReLU Activation, the last Dense followed by nothing or
+  // an identity Activation — runs as the one core::mlp node over θ (the sampler's fast path).
   Var<T> forward(const Var<T>& x) override;
   std::string kind() const override { return "Sequential"; }
   std::string describe() const override;
   size_t size() const { return this->children().size(); }
   Module<T>& operator[](size_t i) { return *this->children()[i].second; }
+  // The widths {d0, ..., dL} when the children form a perceptron core::mlp can run (see
+  // forward), else empty.
+  const std::vector<int64_t>& mlp_widths() const { return mlp_widths_; }
+
+ private:
+  void plan_mlp();  // recomputed on every add()
+  std::vector<int64_t> mlp_widths_;
+  core::LinearAct mlp_act_ = core::LinearAct::none;
 };
 
 // A multilayer perceptron from widths [in, h1, ..., out]: Dense + (BatchNorm) + activation

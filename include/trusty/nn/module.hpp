@@ -33,6 +33,18 @@ class Module {
 
   virtual Var<T> forward(const Var<T>& x) = 0;
   Var<T> operator()(const Var<T>& x) { return forward(x); }
+  // forward(x) with every parameter read from `theta` instead of the module's buffer:
+  // theta is 1-D with the root's layout (num_parameters() elements, the offsets of
+  // named_parameters()), and gradients flow into theta's gradient, not gradients(). Layers
+  // need nothing special: while it runs, param(i) on this thread aliases theta at the
+  // parameter's offset (no copy). Several threads may call it at once on one network with
+  // different θ, provided forward itself mutates nothing: eval() mode for BatchNorm (which
+  // then reads its running statistics) and Dropout. This is how samplers evaluate a network
+  // at each chain's θ.
+  //   auto net = nn::make_mlp<double>({1, 20, 20, 1}, {.activation = "tanh"}); net->finalize(1);
+  //   double lp = core::value_and_grad<double>([&](Var<double> th) {
+  //     return core::sum(net->forward_at(core::constant_ref(x), th)); }, theta, grad);
+  Var<T> forward_at(const Var<T>& x, const Var<T>& theta);
   virtual std::string kind() const = 0;       // "Dense", "BatchNorm", ...
   virtual std::string describe() const { return kind(); }  // "Dense(784 -> 128)"
 
@@ -43,6 +55,10 @@ class Module {
   // Root only: allocate the flat buffers and initialise every parameter from `seed`.
   void finalize(uint64_t seed = 0);
   bool finalized() const { return root_store_ != nullptr || store_ != nullptr; }
+
+  // Where this module's parameters start in the root's flat buffer (its own, else its first
+  // descendant's); -1 before finalize() or when it has none.
+  int64_t offset() const;
 
   std::span<T> parameters();
   std::span<T> gradients();
@@ -69,7 +85,10 @@ class Module {
   int add_parameter(std::string name, Shape shape, InitSpec init);
   int add_buffer(std::string name, Shape shape, T fill);
   Module& add_child(std::string name, std::unique_ptr<Module> child);
-  Var<T> param(int index) const;          // a tape leaf over the flat memory
+  Var<T> param(int index) const;          // a tape leaf over the flat memory (or forward_at's θ)
+  int64_t param_offset(int index) const { return params_[static_cast<size_t>(index)].offset; }
+  // The θ that forward_at is reading parameters from on this thread (null outside it).
+  static core::Node<T>* theta_override();
   const Shape& param_shape(int index) const { return params_[static_cast<size_t>(index)].shape; }
   T* buffer(int index);
 

@@ -1,0 +1,163 @@
+// sample(): bad input named, thread-count independence, checkpoint and bit-identical resume.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <filesystem>
+#include <fstream>
+
+#include "mcmc/targets.hpp"
+#include "trusty/mcmc/sampler.hpp"
+
+namespace trusty::mcmc {
+namespace {
+
+template <class F>
+std::string error_of(F&& f) {
+  try {
+    f();
+  } catch (const std::invalid_argument& e) {
+    return e.what();
+  }
+  return "no std::invalid_argument";
+}
+
+#define EXPECT_MESSAGE(call, text) EXPECT_NE(error_of([&] { call; }).find(text), std::string::npos) << error_of([&] { call; })
+
+FunctionDensity normal2() {
+  return FunctionDensity(2, [](std::span<const double> q, std::span<double> g) {
+    g[0] = -q[0], g[1] = -q[1];
+    return -0.5 * (q[0] * q[0] + q[1] * q[1]);
+  });
+}
+
+TEST(Sampler, BadOptionsNamed) {
+  const FunctionDensity f = normal2();
+  EXPECT_MESSAGE(sample(f, {.algorithm = "gibbs"}), "SamplerOptions.algorithm: expected \"nuts\", \"hmc\" or \"hmclet\"");
+  EXPECT_MESSAGE(sample(f, {.num_warmup = -1}), "SamplerOptions.num_warmup: expected >= 0, got -1");
+  EXPECT_MESSAGE(sample(f, {.chains = 0}), "SamplerOptions.chains: expected >= 1");
+  EXPECT_MESSAGE(sample(f, {.max_depth = 0}), "SamplerOptions.max_depth");
+  EXPECT_MESSAGE(sample(f, {.delta = 1.5}), "SamplerOptions.delta: expected a number in (0, 1)");
+  EXPECT_MESSAGE(sample(f, {.step_size = -1}), "SamplerOptions.step_size");
+  EXPECT_MESSAGE(sample(f, {.metric = "riemann"}), "SamplerOptions.metric: expected \"unit_e\", \"diag_e\" or \"dense_e\"");
+  EXPECT_MESSAGE(sample(f, {.init = {1.0}}), "SamplerOptions.init: expected 2 values");
+  EXPECT_MESSAGE(sample(f, {.init_radius = -1}), "SamplerOptions.init_radius");
+  EXPECT_MESSAGE(sample(f, {.hmclet_L_max = 0}), "SamplerOptions.hmclet_L_max: expected >= 1");
+  EXPECT_MESSAGE(sample(f, {.resume = true}), "SamplerOptions.checkpoint_path");
+}
+
+TEST(Sampler, NonPositiveDefiniteMetricRejected) {
+  const FunctionDensity f = normal2();
+  Eigen::MatrixXd dense(2, 2);
+  dense << 1, 2, 2, 1;  // eigenvalues 3, −1
+  EXPECT_MESSAGE(sample(f, {.metric = "dense_e", .inv_metric = dense}), "inv_metric: the inverse metric must be positive definite");
+  Eigen::MatrixXd diag(2, 1);
+  diag << 1, 0;
+  EXPECT_MESSAGE(sample(f, {.metric = "diag_e", .inv_metric = diag}), "inv_metric: the inverse metric must be positive definite; diagonal entry 2");
+  Eigen::MatrixXd wrong(3, 1);
+  wrong << 1, 1, 1;
+  EXPECT_MESSAGE(sample(f, {.metric = "diag_e", .inv_metric = wrong}), "expected 2 diagonal entries");
+}
+
+TEST(Sampler, NonFiniteInitialPointNamed) {
+  FunctionDensity nan_lp(1, [](std::span<const double>, std::span<double> g) {
+    g[0] = 0;
+    return std::nan("");
+  });
+  EXPECT_MESSAGE(sample(nan_lp, {.init = {0.5}}), "init: at the initial point the log density is nan");
+  EXPECT_MESSAGE(sample(nan_lp, {}), "no initial point with a finite log density and gradient in 100 random draws");
+  FunctionDensity inf_grad(1, [](std::span<const double> q, std::span<double> g) {
+    g[0] = q[0] > 0 ? INFINITY : -q[0];
+    return -0.5 * q[0] * q[0];
+  });
+  EXPECT_MESSAGE(sample(inf_grad, {.init = {0.5}}), "gradient element 1 is inf");
+  // Random inits are redrawn until finite (half of them are here).
+  EXPECT_NO_THROW(sample(inf_grad, {.num_warmup = 10, .num_samples = 10, .chains = 1}));
+}
+
+// Chain c depends only on (seed, c): one thread and two threads give identical draws.
+TEST(Sampler, OneAndTwoThreadsIdentical) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(5), test::log_spaced(5, 0.1, 10));
+  const SamplerOptions one{.num_warmup = 200, .num_samples = 200, .chains = 3, .threads = 1, .seed = 41};
+  SamplerOptions two = one;
+  two.threads = 2;
+  const auto a = sample(*density, one), b = sample(*density, two);
+  for (size_t c = 0; c < 3; ++c) {
+    EXPECT_TRUE(a[c].params == b[c].params) << "chain " << c;
+    EXPECT_EQ(a[c].lp, b[c].lp);
+    EXPECT_EQ(a[c].stepsize, b[c].stepsize);
+    EXPECT_EQ(a[c].gradient_evaluations, b[c].gradient_evaluations);
+  }
+  EXPECT_FALSE(a[0].params == a[1].params);  // the chains are different streams
+}
+
+void expect_identical(const ChainDraws& a, const ChainDraws& b) {
+  EXPECT_TRUE(a.params == b.params);
+  EXPECT_EQ(a.lp, b.lp);
+  EXPECT_EQ(a.accept_stat, b.accept_stat);
+  EXPECT_EQ(a.stepsize, b.stepsize);
+  EXPECT_EQ(a.energy, b.energy);
+  EXPECT_EQ(a.treedepth, b.treedepth);
+  EXPECT_EQ(a.n_leapfrog, b.n_leapfrog);
+  EXPECT_EQ(a.divergent, b.divergent);
+  EXPECT_EQ(a.step_size, b.step_size);
+  EXPECT_TRUE(a.inv_metric == b.inv_metric);
+  EXPECT_EQ(a.gradient_evaluations, b.gradient_evaluations);
+}
+
+std::string temp_path(const std::string& name) {
+  return (std::filesystem::temp_directory_path() / ("trusty_mcmc_" + name + "_" + std::to_string(::getpid()))).string();
+}
+
+// 300 iterations (150 warmup) with checkpoints every 50; stopped by the callback after 150
+// (the end of warmup, so adaptation state is in the file) and resumed: every draw equals the
+// uninterrupted run's. For each algorithm and metric.
+TEST(Sampler, ResumeAfterStopIsBitIdentical) {
+  const auto density = test::gaussian(Eigen::Vector3d(1, 2, 3), Eigen::Matrix3d{{2, 0.5, 0}, {0.5, 1, 0.3}, {0, 0.3, 0.5}});
+  for (const char* algorithm : {"nuts", "hmc", "hmclet"}) {
+    for (const char* metric : {"diag_e", "dense_e"}) {
+      const std::string path = temp_path(std::string("stop_") + algorithm + metric);
+      SamplerOptions o{.algorithm = algorithm, .num_warmup = 150, .num_samples = 150, .chains = 2, .threads = 1,
+                       .seed = 42, .metric = metric, .init_buffer = 20, .term_buffer = 20, .window = 10,
+                       .save_warmup = true, .hmclet_window = 40, .hmclet_update_every = 10,
+                       .hmclet_quasi_newton = std::string(metric) == "dense_e", .checkpoint_path = path,
+                       .checkpoint_every = 50};
+      const auto full = sample(*density, o);
+      const auto stopped = sample(*density, o, [](int, int64_t it, int64_t) { return it < 150; });
+      EXPECT_LT(stopped[1].n_draws(), 300);
+      o.resume = true;
+      const auto resumed = sample(*density, o);
+      for (size_t c = 0; c < 2; ++c) {
+        SCOPED_TRACE(std::string(algorithm) + " " + metric + " chain " + std::to_string(c));
+        ASSERT_EQ(resumed[c].n_draws(), 300);
+        expect_identical(full[c], resumed[c]);
+      }
+      for (int c = 1; c <= 2; ++c) std::filesystem::remove(path + ".chain" + std::to_string(c));
+    }
+  }
+}
+
+// A run killed mid-way (here an exception from the callback at iteration 130) resumes from
+// its last periodic checkpoint (100) and still reproduces the uninterrupted run.
+TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(4), test::log_spaced(4, 0.1, 10));
+  const std::string path = temp_path("kill");
+  SamplerOptions o{.num_warmup = 150, .num_samples = 150, .chains = 1, .seed = 43, .checkpoint_path = path,
+                   .checkpoint_every = 50};
+  const auto full = sample(*density, o);
+  EXPECT_THROW(sample(*density, o,
+                      [](int, int64_t it, int64_t) -> bool {
+                        if (it == 130) throw std::runtime_error("killed");
+                        return true;
+                      }),
+               std::runtime_error);
+  o.resume = true;
+  const auto resumed = sample(*density, o);
+  expect_identical(full[0], resumed[0]);
+  // A checkpoint from other options is refused with the field named.
+  o.seed = 44;
+  EXPECT_MESSAGE(sample(*density, o), "checkpoint was written with a different seed");
+  std::filesystem::remove(path + ".chain1");
+}
+
+}  // namespace
+}  // namespace trusty::mcmc
