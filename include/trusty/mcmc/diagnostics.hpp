@@ -64,6 +64,13 @@ double mcse_sd(const Eigen::MatrixXd& x);
 // Beta(ess·p + 1, ess·(1 − p) + 1) distribution, ess = ess_quantile(x, p).
 double mcse_quantile(const Eigen::MatrixXd& x, double p);
 
+// What a summary reports, computed with one sort of the draws instead of one per function;
+// the same numbers as the functions above.
+struct ConvergenceDiagnostics {
+  double rhat_bulk, rhat_tail, rhat, ess_bulk, ess_tail, mcse_mean, mcse_sd;
+};
+ConvergenceDiagnostics convergence_diagnostics(const Eigen::MatrixXd& x);
+
 // Energy Bayesian fraction of missing information (Betancourt 2016, "Diagnosing suboptimal
 // cotangent disintegrations in Hamiltonian Monte Carlo"): Σ(E_n − E_{n−1})² / Σ(E_n − Ē)².
 // Values below 0.3 indicate the momentum resampling explores the energy poorly. NaN for fewer
