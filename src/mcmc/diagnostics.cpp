@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "trusty/mcmc/quantile_functions.hpp"
+#include "trusty/mcmc/sort_order.hpp"
 
 namespace trusty::mcmc {
 namespace {
@@ -53,9 +54,10 @@ const std::vector<double>& blom_scores(Eigen::Index S) {
 using Order = std::vector<std::pair<double, Eigen::Index>>;
 
 Order ascending(const MatrixXd& x) {
-  Order order(static_cast<size_t>(x.size()));
-  for (Eigen::Index k = 0; k < x.size(); ++k) order[static_cast<size_t>(k)] = {x.data()[k], k};
-  std::sort(order.begin(), order.end());
+  const std::vector<uint32_t> perm =
+      ascending_order(std::span<const double>(x.data(), static_cast<size_t>(x.size())));
+  Order order(perm.size());
+  for (size_t k = 0; k < perm.size(); ++k) order[k] = {x.data()[perm[k]], Eigen::Index(perm[k])};
   return order;
 }
 
@@ -121,7 +123,15 @@ RankNormalized rank_normalize(const MatrixXd& x) {
   RankNormalized r;
   r.order = ascending(xs);
   r.bulk = z_scores(r.order, xs.rows(), xs.cols());
-  const double center = median(x);
+  // With an even number of iterations (or one) the split draws are all the draws: their
+  // median is read off the order, as R computes it (mean of the two middle values).
+  const size_t h = r.order.size() / 2;
+  const bool all_draws = x.rows() % 2 == 0 || x.rows() == 1;
+  const double center =
+      !all_draws ? median(x)
+      : r.order.size() % 2 == 1
+          ? r.order[h].first
+          : static_cast<double>((static_cast<long double>(r.order[h - 1].first) + r.order[h].first) / 2);
   if (std::isfinite(center)) r.tail = z_scores(folded_order(r.order, center), xs.rows(), xs.cols());
   return r;
 }
