@@ -109,8 +109,8 @@ void write_config(std::ostream& out, const ChainDraws& c) {
   written.insert({"num_samples", "num_warmup", "save_warmup", "thin", "id", "metric",
                   "gradient_evaluations"});
   section(2, "adapt");
-  for (const char* key : {"engaged", "gamma", "delta", "kappa", "t0", "init_buffer",
-                          "term_buffer", "window"})
+  line(3, "engaged", c.step_size > 0 ? "1" : "0");  // the adaptation block is written iff 1
+  for (const char* key : {"gamma", "delta", "kappa", "t0", "init_buffer", "term_buffer", "window"})
     optional_line(3, key);
   line(2, "algorithm", "hmc");
   section(3, "hmc");
