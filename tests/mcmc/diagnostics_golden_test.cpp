@@ -4,7 +4,7 @@
 // short lengths, a constant chain, a constant quantity, ±Inf and NaN.
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <ctime>
 #include <iostream>
 #include <cmath>
 #include <functional>
@@ -121,25 +121,25 @@ TEST(QuantileFunctions, MatchRsQnormQbetaAndPbeta) {
 }
 
 // 100 quantities × 4 chains × 1000 draws: what a summary needs must take milliseconds.
-// (The bound is loose: the build machine is shared; the measured time is printed.)
+// Process CPU time, not wall time: the build machine is shared. The time is printed; the bound
+// is 10x what it measures (about 20 ms) so that only a real regression trips it.
 TEST(Diagnostics, HundredParametersTakeMilliseconds) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
   std::vector<MatrixXd> draws(100, MatrixXd(1000, 4));
   for (auto& d : draws)
     for (Eigen::Index i = 0; i < d.size(); ++i) d.data()[i] = normal(rng);
-  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t start = std::clock();
   double sink = 0;
   for (const auto& d : draws) {
     const ConvergenceDiagnostics c = convergence_diagnostics(d);
     sink += c.rhat + c.ess_bulk + c.ess_tail + c.mcse_mean + c.mcse_sd;
   }
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  const double ms = 1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
   EXPECT_TRUE(std::isfinite(sink));
-  EXPECT_LT(ms, 500.0) << "diagnostics for 100 parameters took " << ms << " ms";
+  EXPECT_LT(ms, 200.0) << "diagnostics for 100 parameters took " << ms << " ms of CPU time";
   std::cout << "[ timing   ] convergence_diagnostics, 100 quantities x 4 chains x 1000 draws: "
-            << ms << " ms\n";
+            << ms << " ms CPU\n";
 }
 
 }  // namespace
