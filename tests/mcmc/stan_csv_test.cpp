@@ -287,6 +287,15 @@ TEST_F(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
   bad = make_chain(0, 5, 4);
   bad.energy.pop_back();
   EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.param_names[1] = "theta,1";
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.config.emplace_back("note", "two\nlines");
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.config.emplace_back("a=b", "c");
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
   EXPECT_EQ(read_stan_csv(path).lp, make_chain(0, 5, 3).lp);
   EXPECT_THROW(write_stan_csv(dir / "no_such_dir" / "chain.csv", make_chain(0, 5, 3)),
                std::runtime_error);
