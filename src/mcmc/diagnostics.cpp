@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "trusty/mcmc/quantile_functions.hpp"
+#include "trusty/mcmc/sort_order.hpp"
 
 namespace trusty::mcmc {
 namespace {
@@ -49,16 +50,24 @@ const std::vector<double>& blom_scores(Eigen::Index S) {
   return table;
 }
 
-// Rank normalisation with Blom's offset: Φ⁻¹((r − 3/8)/(S + 1/4)), average ranks for ties.
-// The caller rules out NaN (sorting needs a strict weak order).
-MatrixXd z_scale(const MatrixXd& x) {
-  const Eigen::Index S = x.size();
-  std::vector<std::pair<double, Eigen::Index>> order(static_cast<size_t>(S));
-  for (Eigen::Index k = 0; k < S; ++k) order[static_cast<size_t>(k)] = {x.data()[k], k};
-  std::sort(order.begin(), order.end());
+// (value, position in the matrix), in ascending order of value.
+using Order = std::vector<std::pair<double, Eigen::Index>>;
+
+Order ascending(const MatrixXd& x) {
+  const std::vector<uint32_t> perm =
+      ascending_order(std::span<const double>(x.data(), static_cast<size_t>(x.size())));
+  Order order(perm.size());
+  for (size_t k = 0; k < perm.size(); ++k) order[k] = {x.data()[perm[k]], Eigen::Index(perm[k])};
+  return order;
+}
+
+// Rank normalisation with Blom's offset, Φ⁻¹((r − 3/8)/(S + 1/4)), from the ascending order of
+// the values; tied values share their average rank. The values must not be NaN.
+MatrixXd z_scores(const Order& order, Eigen::Index rows, Eigen::Index cols) {
+  const auto S = static_cast<Eigen::Index>(order.size());
   const std::vector<double>& scores = blom_scores(S);
   const double denom = static_cast<double>(S) + 0.25;
-  MatrixXd z(x.rows(), x.cols());
+  MatrixXd z(rows, cols);
   for (size_t i = 0; i < order.size();) {
     size_t j = i + 1;
     while (j < order.size() && order[j].first == order[i].first) ++j;
@@ -69,6 +78,26 @@ MatrixXd z_scale(const MatrixXd& x) {
     i = j;
   }
   return z;
+}
+
+MatrixXd z_scale(const MatrixXd& x) { return z_scores(ascending(x), x.rows(), x.cols()); }
+
+// Ascending order of |v − center| from the ascending order of v, in O(S) instead of a second
+// sort: the values below the centre, walked downwards, merged with those above it.
+Order folded_order(const Order& order, double center) {
+  Order out;
+  out.reserve(order.size());
+  const auto mid = std::lower_bound(order.begin(), order.end(), center,
+                                    [](const auto& e, double c) { return e.first < c; });
+  auto below = std::make_reverse_iterator(mid);
+  auto above = mid;
+  const auto fold = [center](const auto& e) { return std::pair{std::abs(e.first - center), e.second}; };
+  while (below != order.rend() || above != order.end()) {
+    const bool take_below = above == order.end() ||
+                            (below != order.rend() && fold(*below).first <= fold(*above).first);
+    out.push_back(take_below ? fold(*below++) : fold(*above++));
+  }
+  return out;
 }
 
 // R's median: the middle order statistic, or the mean of the two middle ones.
@@ -82,7 +111,30 @@ double median(const MatrixXd& x) {
   return (static_cast<long double>(lower) + upper) / 2;
 }
 
-MatrixXd fold_draws(const MatrixXd& x) { return (x.array() - median(x)).abs().matrix(); }
+// Bulk and tail rank-normalised split draws from one sort; NaN-free input. tail is empty when
+// the folded draws contain NaN (an infinite median), where posterior's R-hat is NA.
+struct RankNormalized {
+  MatrixXd bulk, tail;
+  Order order;  // the split draws, ascending
+};
+
+RankNormalized rank_normalize(const MatrixXd& x) {
+  const MatrixXd xs = split_chains(x);
+  RankNormalized r;
+  r.order = ascending(xs);
+  r.bulk = z_scores(r.order, xs.rows(), xs.cols());
+  // With an even number of iterations (or one) the split draws are all the draws: their
+  // median is read off the order, as R computes it (mean of the two middle values).
+  const size_t h = r.order.size() / 2;
+  const bool all_draws = x.rows() % 2 == 0 || x.rows() == 1;
+  const double center =
+      !all_draws ? median(x)
+      : r.order.size() % 2 == 1
+          ? r.order[h].first
+          : static_cast<double>((static_cast<long double>(r.order[h - 1].first) + r.order[h].first) / 2);
+  if (std::isfinite(center)) r.tail = z_scores(folded_order(r.order, center), xs.rows(), xs.cols());
+  return r;
+}
 
 // R's quantile(x, p, type = 7) on sorted values.
 double quantile_sorted(const std::vector<double>& s, double p) {
@@ -214,12 +266,15 @@ double rhat_bulk(const MatrixXd& x) {
 
 double rhat_tail(const MatrixXd& x) {
   if (x.size() == 0 || x.hasNaN()) return kNaN;
-  const MatrixXd folded = fold_draws(x);  // NaN when the median is infinite
-  if (folded.hasNaN()) return kNaN;
-  return rhat_of(z_scale(split_chains(folded)));
+  const RankNormalized r = rank_normalize(x);
+  return r.tail.size() ? rhat_of(r.tail) : kNaN;
 }
 
-double rhat(const MatrixXd& x) { return na_max(rhat_bulk(x), rhat_tail(x)); }
+double rhat(const MatrixXd& x) {
+  if (x.size() == 0 || x.hasNaN()) return kNaN;
+  const RankNormalized r = rank_normalize(x);
+  return na_max(rhat_of(r.bulk), r.tail.size() ? rhat_of(r.tail) : kNaN);
+}
 
 double ess_basic(const MatrixXd& x) { return ess_of(split_chains(x)); }
 
@@ -274,6 +329,27 @@ double mcse_quantile(const MatrixXd& x, double p) {
   const auto i1 = static_cast<size_t>(std::max(std::floor(a1 * S), 1.0)) - 1;
   const auto i2 = static_cast<size_t>(std::min(std::ceil(a2 * S), S)) - 1;
   return (s[i2] - s[i1]) / 2;
+}
+
+ConvergenceDiagnostics convergence_diagnostics(const MatrixXd& x) {
+  ConvergenceDiagnostics d{kNaN, kNaN, kNaN, kNaN, kNaN, mcse_mean(x), mcse_sd(x)};
+  if (x.size() == 0 || x.hasNaN()) return d;
+  const RankNormalized r = rank_normalize(x);
+  d.rhat_bulk = rhat_of(r.bulk);
+  d.rhat_tail = r.tail.size() ? rhat_of(r.tail) : kNaN;
+  d.rhat = na_max(d.rhat_bulk, d.rhat_tail);
+  d.ess_bulk = ess_of(r.bulk);
+  if (should_return_na(x)) return d;
+  // With an even number of iterations the split draws are all the draws, already sorted.
+  std::vector<double> s;
+  if (x.rows() % 2 == 0) {
+    s.reserve(r.order.size());
+    for (const auto& e : r.order) s.push_back(e.first);
+  } else {
+    s = sorted(x);
+  }
+  d.ess_tail = na_min(ess_quantile_sorted(x, s, 0.05), ess_quantile_sorted(x, s, 0.95));
+  return d;
 }
 
 double e_bfmi(std::span<const double> energy) {

@@ -6,6 +6,7 @@
 #include <set>
 #include <stdexcept>
 #include <string>
+#include <string_view>
 #include <unistd.h>
 
 #include "trusty/mcmc/stan_csv.hpp"
@@ -55,6 +56,25 @@ void check_lengths(const ChainDraws& c) {
     throw std::invalid_argument("write_stan_csv: n_warmup_saved = " +
                                 std::to_string(c.n_warmup_saved) + " is outside [0, " +
                                 std::to_string(n) + "]");
+}
+
+// Names and config text must not break the line structure: no line breaks anywhere, no ','
+// in a column name, no '=' in a config key (readers split the comment at the first '='; a
+// value may hold one, as CmdStan's stancflags can).
+void check_text(const ChainDraws& c) {
+  const auto bad = [](const std::string& s, std::string_view forbidden) {
+    return s.find_first_of(forbidden) != std::string::npos;
+  };
+  for (const auto& name : c.param_names)
+    if (name.empty() || bad(name, ",\r\n"))
+      throw std::invalid_argument("write_stan_csv: parameter name '" + name +
+                                  "' is empty or contains ',' or a line break");
+  for (const auto& [key, value] : c.config)
+    if (key.empty() || bad(key, "=\r\n") || bad(value, "\r\n"))
+      throw std::invalid_argument("write_stan_csv: config entry '" + key + " = " + value +
+                                  "' cannot be written as a '# key = value' comment");
+  if (bad(c.metric, "=\r\n ,"))
+    throw std::invalid_argument("write_stan_csv: metric '" + c.metric + "' is not a metric name");
 }
 
 // Rows kept from `iterations` iterations thinned by `thin`, as rstan and CmdStan count them.
@@ -109,8 +129,8 @@ void write_config(std::ostream& out, const ChainDraws& c) {
   written.insert({"num_samples", "num_warmup", "save_warmup", "thin", "id", "metric",
                   "gradient_evaluations"});
   section(2, "adapt");
-  for (const char* key : {"engaged", "gamma", "delta", "kappa", "t0", "init_buffer",
-                          "term_buffer", "window"})
+  line(3, "engaged", c.step_size > 0 ? "1" : "0");  // the adaptation block is written iff 1
+  for (const char* key : {"gamma", "delta", "kappa", "t0", "init_buffer", "term_buffer", "window"})
     optional_line(3, key);
   line(2, "algorithm", "hmc");
   section(3, "hmc");
@@ -181,6 +201,7 @@ void write_chain(std::ostream& out, const ChainDraws& chain) {
 
 void write_stan_csv(const std::filesystem::path& path, const ChainDraws& chain) {
   check_lengths(chain);
+  check_text(chain);
   iteration_counts(chain);  // throws before any file is touched
   const std::filesystem::path tmp =
       path.string() + ".tmp." + std::to_string(static_cast<long>(::getpid()));

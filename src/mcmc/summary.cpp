@@ -79,7 +79,14 @@ double quantile_sorted(const std::vector<double>& s, double p) {
   return h > 0 && s[lo + 1] != s[lo] ? (1 - h) * s[lo] + h * s[lo + 1] : s[lo];
 }
 
-double median_sorted(const std::vector<double>& s) { return quantile_sorted(s, 0.5); }
+// R's median of unsorted values (the vector is reordered).
+double median_of(std::vector<double>& v) {
+  const size_t h = v.size() / 2;
+  std::nth_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h), v.end());
+  if (v.size() % 2 == 1) return v[h];
+  const double lower = *std::max_element(v.begin(), v.begin() + static_cast<std::ptrdiff_t>(h));
+  return (static_cast<long double>(lower) + v[h]) / 2;
+}
 
 ParameterSummary summarize_quantity(std::string name, const MatrixXd& x) {
   ParameterSummary p;
@@ -88,23 +95,23 @@ ParameterSummary summarize_quantity(std::string name, const MatrixXd& x) {
   const double n = static_cast<double>(x.size());
   p.mean = x.mean();
   p.sd = n > 1 ? std::sqrt((x.array() - p.mean).square().sum() / (n - 1)) : nan;
-  if (x.hasNaN()) {  // R: median, mad and quantile2 give NA
+  if (x.hasNaN() || x.size() == 0) {  // R: median, mad and quantile2 give NA
     p.median = p.mad = p.q5 = p.q95 = nan;
   } else {
     std::vector<double> s(x.data(), x.data() + x.size());
     std::sort(s.begin(), s.end());
-    p.median = median_sorted(s);
+    p.median = quantile_sorted(s, 0.5);
     p.q5 = quantile_sorted(s, 0.05);
     p.q95 = quantile_sorted(s, 0.95);
     for (double& v : s) v = std::abs(v - p.median);
-    std::sort(s.begin(), s.end());
-    p.mad = 1.4826 * median_sorted(s);  // R's mad: consistent for the normal sd
+    p.mad = 1.4826 * median_of(s);  // R's mad: consistent for the normal sd
   }
-  p.rhat = rhat(x);
-  p.ess_bulk = ess_bulk(x);
-  p.ess_tail = ess_tail(x);
-  p.mcse_mean = mcse_mean(x);
-  p.mcse_sd = mcse_sd(x);
+  const ConvergenceDiagnostics d = convergence_diagnostics(x);
+  p.rhat = d.rhat;
+  p.ess_bulk = d.ess_bulk;
+  p.ess_tail = d.ess_tail;
+  p.mcse_mean = d.mcse_mean;
+  p.mcse_sd = d.mcse_sd;
   return p;
 }
 

@@ -4,7 +4,7 @@
 // short lengths, a constant chain, a constant quantity, ±Inf and NaN.
 #include <gtest/gtest.h>
 
-#include <chrono>
+#include <ctime>
 #include <iostream>
 #include <cmath>
 #include <functional>
@@ -65,6 +65,21 @@ TEST_P(PosteriorGolden, EveryDiagnosticMatchesPosterior) {
   }
 }
 
+TEST_P(PosteriorGolden, ConvergenceDiagnosticsGivesTheSameNumbers) {
+  const MatrixXd x = testing::load_chains(GetParam());
+  const ConvergenceDiagnostics d = convergence_diagnostics(x);
+  const std::pair<double, double> pairs[] = {
+      {d.rhat_bulk, rhat_bulk(x)}, {d.rhat_tail, rhat_tail(x)}, {d.rhat, rhat(x)},
+      {d.ess_bulk, ess_bulk(x)},   {d.ess_tail, ess_tail(x)},   {d.mcse_mean, mcse_mean(x)},
+      {d.mcse_sd, mcse_sd(x)}};
+  for (const auto& [combined, single] : pairs) {
+    if (std::isnan(single))
+      EXPECT_TRUE(std::isnan(combined)) << GetParam();
+    else
+      EXPECT_EQ(combined, single) << GetParam();
+  }
+}
+
 INSTANTIATE_TEST_SUITE_P(Sets, PosteriorGolden,
                          ::testing::Values("ar1_weak", "ar1_strong", "ar1_antithetic",
                                            "heavy_tailed", "shifted", "ties", "one_chain",
@@ -105,23 +120,26 @@ TEST(QuantileFunctions, MatchRsQnormQbetaAndPbeta) {
   EXPECT_NEAR(beta_quantile(0.8413447, 200.5, 3801.5), 0.053545934995611333, 1e-13);
 }
 
-// 100 quantities × 4 chains × 1000 draws: the whole set of summary diagnostics must take
-// milliseconds, not seconds.
+// 100 quantities × 4 chains × 1000 draws: what a summary needs must take milliseconds.
+// Process CPU time, not wall time: the build machine is shared. The time is printed; the bound
+// is 10x what it measures (about 20 ms) so that only a real regression trips it.
 TEST(Diagnostics, HundredParametersTakeMilliseconds) {
   std::mt19937_64 rng(7);
   std::normal_distribution<double> normal;
   std::vector<MatrixXd> draws(100, MatrixXd(1000, 4));
   for (auto& d : draws)
     for (Eigen::Index i = 0; i < d.size(); ++i) d.data()[i] = normal(rng);
-  const auto start = std::chrono::steady_clock::now();
+  const std::clock_t start = std::clock();
   double sink = 0;
-  for (const auto& d : draws) sink += rhat(d) + ess_bulk(d) + ess_tail(d) + mcse_mean(d) + mcse_sd(d);
-  const double ms =
-      std::chrono::duration<double, std::milli>(std::chrono::steady_clock::now() - start).count();
+  for (const auto& d : draws) {
+    const ConvergenceDiagnostics c = convergence_diagnostics(d);
+    sink += c.rhat + c.ess_bulk + c.ess_tail + c.mcse_mean + c.mcse_sd;
+  }
+  const double ms = 1000.0 * static_cast<double>(std::clock() - start) / CLOCKS_PER_SEC;
   EXPECT_TRUE(std::isfinite(sink));
-  EXPECT_LT(ms, 500.0) << "diagnostics for 100 parameters took " << ms << " ms";
-  std::cout << "[ timing   ] rhat + ess_bulk + ess_tail + mcse_mean + mcse_sd, 100 x 4 x 1000: "
-            << ms << " ms\n";
+  EXPECT_LT(ms, 200.0) << "diagnostics for 100 parameters took " << ms << " ms of CPU time";
+  std::cout << "[ timing   ] convergence_diagnostics, 100 quantities x 4 chains x 1000 draws: "
+            << ms << " ms CPU\n";
 }
 
 }  // namespace

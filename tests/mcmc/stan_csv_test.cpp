@@ -1,6 +1,7 @@
 // Stan CSV: bit-exact round trip, CmdStan's own files, strict-reader errors, atomic writes.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -137,6 +138,41 @@ TEST_F(StanCsv, DenseAndUnitMetricsRoundTrip) {
   EXPECT_EQ(r.inv_metric.size(), 0);
 }
 
+// What line-by-line readers (cmdstanpy's scan_sampler_csv) insist on: one '=' per config
+// comment, max_depth and metric present, the header, the warmup rows, then exactly
+// "# Adaptation terminated", "# Step size = ...", the metric line and one row of values.
+TEST_F(StanCsv, LayoutIsWhatLineByLineReadersExpect) {
+  const fs::path path = temp_dir() / "layout.csv";
+  write_stan_csv(path, make_chain(3, 4, 5));
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  size_t header = 0;
+  while (header < lines.size() && lines[header].rfind('#', 0) == 0) {
+    EXPECT_LE(std::count(lines[header].begin(), lines[header].end(), '='), 1) << lines[header];
+    ++header;
+  }
+  ASSERT_LT(header + 12, lines.size());
+  const std::string config = [&] {
+    std::string all;
+    for (size_t i = 0; i < header; ++i) all += lines[i] + "\n";
+    return all;
+  }();
+  for (const char* key : {"# model = round_trip\n", "# method = sample\n", "#     num_samples = 4\n",
+                          "#     num_warmup = 3\n", "#     save_warmup = 1\n", "#     thin = 1\n",
+                          "#       engaged = 1\n", "#     algorithm = hmc\n", "#         engine = nuts\n",
+                          "#             max_depth = 10\n", "#         metric = diag_e\n", "# id = 3\n"})
+    EXPECT_NE(config.find(key), std::string::npos) << "missing '" << key << "' in\n" << config;
+  EXPECT_EQ(lines[header].rfind("lp__,accept_stat__,stepsize__,treedepth__,n_leapfrog__,divergent__,energy__,mu,theta.1,theta.2", 0), 0u);
+  for (size_t i = header + 1; i <= header + 3; ++i) EXPECT_NE(lines[i][0], '#') << lines[i];
+  EXPECT_EQ(lines[header + 4], "# Adaptation terminated");
+  EXPECT_EQ(lines[header + 5], "# Step size = 0.7312345678901234");
+  EXPECT_EQ(lines[header + 6], "# Diagonal elements of inverse mass matrix:");
+  EXPECT_EQ(lines[header + 7], "# 0.3333333333333333, 2.5e-07, 1e+300");
+  for (size_t i = header + 8; i <= header + 11; ++i) EXPECT_NE(lines[i][0], '#') << lines[i];
+  EXPECT_EQ(lines[header + 13], "#  Elapsed Time: 0.125000 seconds (Warm-up)");
+}
+
 // The layout CmdStan 2.33 writes (abridged bernoulli example, save_warmup = 0).
 constexpr const char* kCmdStanFile = R"(# stan_version_major = 2
 # stan_version_minor = 33
@@ -250,6 +286,15 @@ TEST_F(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
   EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
   bad = make_chain(0, 5, 4);
   bad.energy.pop_back();
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.param_names[1] = "theta,1";
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.config.emplace_back("note", "two\nlines");
+  EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
+  bad = make_chain(0, 5, 4);
+  bad.config.emplace_back("a=b", "c");
   EXPECT_THROW(write_stan_csv(path, bad), std::invalid_argument);
   EXPECT_EQ(read_stan_csv(path).lp, make_chain(0, 5, 3).lp);
   EXPECT_THROW(write_stan_csv(dir / "no_such_dir" / "chain.csv", make_chain(0, 5, 3)),

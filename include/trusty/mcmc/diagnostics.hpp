@@ -2,7 +2,9 @@
 // Monte Carlo standard error (MCSE), defined as in Vehtari, Gelman, Simpson, Carpenter &
 // Bürkner (2021), "Rank-normalization, folding, and localization: an improved R-hat for
 // assessing convergence of MCMC", Bayesian Analysis 16(2), and computed the way the R package
-// `posterior` 1.4.0 computes them (tests/mcmc/golden holds its numbers; agreement 1e-6 relative).
+// `posterior` 1.4.0 computes them (tests/mcmc/golden holds its numbers; the test demands 1e-6
+// relative, the largest difference is about 1e-14). Later posterior sources (those with
+// pareto_khat) define these functions the same way.
 //
 // Input: the draws of one quantity as an iterations × chains matrix (one column per chain).
 //
@@ -64,8 +66,16 @@ double mcse_sd(const Eigen::MatrixXd& x);
 // Beta(ess·p + 1, ess·(1 − p) + 1) distribution, ess = ess_quantile(x, p).
 double mcse_quantile(const Eigen::MatrixXd& x, double p);
 
+// What a summary reports, computed with one sort of the draws instead of one per function;
+// the same numbers as the functions above.
+struct ConvergenceDiagnostics {
+  double rhat_bulk, rhat_tail, rhat, ess_bulk, ess_tail, mcse_mean, mcse_sd;
+};
+ConvergenceDiagnostics convergence_diagnostics(const Eigen::MatrixXd& x);
+
 // Energy Bayesian fraction of missing information (Betancourt 2016, "Diagnosing suboptimal
 // cotangent disintegrations in Hamiltonian Monte Carlo"): Σ(E_n − E_{n−1})² / Σ(E_n − Ē)².
+// (ArviZ divides the mean squared difference by the variance instead, N/(N−1) times this.)
 // Values below 0.3 indicate the momentum resampling explores the energy poorly. NaN for fewer
 // than 2 values, any non-finite value, or constant energy.
 double e_bfmi(std::span<const double> energy);
