@@ -43,7 +43,7 @@ SampleSpec parse_sample(const io::Config& root) {
   s.config_path = root.path();
   s.root = std::make_shared<io::Config>(root);
   auto t = root.table("target");
-  s.target_kind = t.get_choice("kind", {"gaussian", "multi_normal", "funnel", "linear_regression"}, "gaussian");
+  s.target_kind = t.get_choice("kind", {"gaussian", "multi_normal", "funnel", "linear_regression", "bnn"}, "bnn");
   parse_sampler(root.table("sampler"), s.sampler);
   return s;
 }
@@ -145,7 +145,8 @@ SampleModel build_target(const SampleSpec& spec, bool verbose) {
     const int64_t dim = t.get_int("dim", 10);
     if (dim < 2) t.fail("dim", "expected at least 2 (v and one x), got " + std::to_string(dim));
     m.density = std::make_shared<mcmc::FunnelTarget>(dim);
-  } else m = linear_regression(t);
+  } else if (spec.target_kind == "linear_regression") m = linear_regression(t);
+  else m = build_bnn(spec, verbose);
   spec.root->check_unused();
   try {
     mcmc::validate(spec.sampler, m.density->dim());

@@ -31,5 +31,8 @@ struct SampleModel {
 SampleSpec parse_sample(const io::Config& root);
 void parse_sampler(const io::Config& t, mcmc::SamplerOptions& o);
 SampleModel build_target(const SampleSpec& spec, bool verbose);
+// [target] kind = "bnn": a Bayesian network on [data] with the [model] of `trusty train`
+// (sample_bnn.cpp).
+SampleModel build_bnn(const SampleSpec& spec, bool verbose);
 
 }  // namespace trusty::apps
