@@ -144,9 +144,13 @@ std::string percent_of(int64_t count, int64_t total) {
   return buf;
 }
 
+// The first 10 names, then how many more (a Bayesian network has hundreds: summary.json
+// holds every parameter's numbers).
 std::string name_list(const std::vector<std::string>& names) {
+  constexpr size_t kShown = 10;
   std::string out;
-  for (const auto& n : names) out += "  " + n + "\n";
+  for (size_t i = 0; i < names.size() && i < kShown; ++i) out += "  " + names[i] + "\n";
+  if (names.size() > kShown) out += "  ... and " + std::to_string(names.size() - kShown) + " more\n";
   return out;
 }
 
