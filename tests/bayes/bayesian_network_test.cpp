@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdlib>
+#include <new>
 #include <cmath>
 #include <numbers>
 #include <thread>
@@ -11,6 +13,23 @@
 #include "density_check.hpp"
 #include "trusty/bayes/bayesian_network.hpp"
 #include "trusty/nn/layers.hpp"
+
+// Counts this thread's heap allocations (a global replacement of operator new for this test
+// binary; everything else passes straight through to malloc).
+namespace {
+thread_local int64_t g_allocations = 0;
+}  // namespace
+// GCC pairs free() here with the built-in new it cannot see is replaced: a false positive.
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wmismatched-new-delete"
+void* operator new(std::size_t n) {
+  ++g_allocations;
+  if (void* p = std::malloc(n ? n : 1)) return p;
+  throw std::bad_alloc();
+}
+void operator delete(void* p) noexcept { std::free(p); }
+void operator delete(void* p, std::size_t) noexcept { std::free(p); }
+#pragma GCC diagnostic pop
 
 namespace trusty::test {
 namespace {
@@ -168,6 +187,18 @@ TEST(BayesianNetwork, ConcurrentEvaluationsFromTwoThreads) {
   a.join();
   b.join();
   EXPECT_EQ(bad[0] + bad[1], 0);
+}
+
+TEST(BayesianNetwork, AGradientAllocatesNothingOnTheHeapOnceTheTapeIsWarm) {
+  for (Likelihood l : {Likelihood::gaussian, Likelihood::bernoulli, Likelihood::categorical}) {
+    auto m = small_bnn(l, {.sample_sigma = l == Likelihood::gaussian, .prior = {.sampled = true}});
+    const auto th = random_theta(*m, 3);
+    std::vector<double> g(th.size());
+    m->log_density_and_gradient(th, g);  // first call: the tape's arena and scratch grow
+    const int64_t before = g_allocations;
+    for (int i = 0; i < 100; ++i) m->log_density_and_gradient(th, g);
+    EXPECT_EQ(g_allocations - before, 0) << bayes::likelihood_name(l);
+  }
 }
 
 // The benchmark's network: 1-20-20-1 tanh on 100 points, σ = 0.1, N(0, 1) priors. A timing
