@@ -12,6 +12,7 @@
 
 #include "density_check.hpp"
 #include "trusty/bayes/bayesian_network.hpp"
+#include "trusty/nn/conv_layers.hpp"
 #include "trusty/nn/layers.hpp"
 
 // Counts this thread's heap allocations (a global replacement of operator new for this test
@@ -142,6 +143,21 @@ TEST(BayesianNetwork, GradientsMatchFiniteDifferencesForEveryLikelihoodAndPrior)
     }
   }
   EXPECT_EQ(checked, 12);
+}
+
+TEST(BayesianNetwork, ConvolutionalClassifierGradientsMatchFiniteDifferences) {
+  auto net = std::make_unique<nn::Sequential<double>>();
+  net->emplace<nn::Reshape<double>>(std::vector<int64_t>{1, 5, 5})
+      .emplace<nn::Conv<double>>(1, 2, 3, nn::ConvOptions{.dims = 2})
+      .emplace<nn::Activation<double>>(nn::Act::tanh)
+      .emplace<nn::Flatten<double>>()
+      .emplace<nn::Dense<double>>(18, 3);
+  net->finalize(2);
+  BayesianNetwork m(std::move(net), uniform_tensor(Shape{8, 25}, 3), targets(Likelihood::categorical, 8, 3, 4),
+                    {.likelihood = Likelihood::categorical, .layer_priors = {{"1", {.scale = 0.5, .sampled = true}}}});
+  EXPECT_EQ(m.param_names()[0], "1.weight.1.1.1.1");
+  const auto r = check_density(m, random_theta(m, 5), 1e-6);
+  EXPECT_TRUE(r.ok) << r.str();
 }
 
 TEST(BayesianNetwork, OptionsAreValidatedWithMessagesNamingThem) {
