@@ -93,6 +93,20 @@ TEST(BayesianNetwork, GaussianValueIsTheHandWrittenLogPosterior) {
   EXPECT_NEAR(m.log_density_minus_prior(th, g), expect - log_normal(th[0], 0, 2) - log_normal(th[1], 0, 2), 1e-12);
 }
 
+TEST(BayesianNetwork, GammaPrecisionHyperpriorIsNeals) {
+  auto net = std::make_unique<nn::Sequential<double>>();
+  net->emplace<nn::Dense<double>>(1, 1, nn::Dense<double>::Options{.bias = false});
+  net->finalize(1);
+  BayesianNetwork m(std::move(net), Tensor<double>(Shape{3, 1}, 1.0), Tensor<double>(Shape{3, 1}, 0.5),
+                    {.sigma = 0.4, .prior = {.sampled = true, .hyperprior = bayes::Hyperprior::gamma_precision, .shape = 3, .rate = 2}});
+  const double w = 0.6, s = 0.9, tau = 1 / (s * s);
+  // Gamma(τ | 3, 2) density times |dτ/d ln s| = 2τ.
+  const double log_gamma = 3 * std::log(2.0) - std::lgamma(3.0) + 2 * std::log(tau) - 2 * tau + std::log(2 * tau);
+  const double expect = 3 * log_normal(0.5, w, 0.4) + log_normal(w, 0, s) + log_gamma;
+  std::vector<double> g(2);
+  EXPECT_NEAR(m.log_density_and_gradient(std::vector<double>{w, std::log(s)}, g), expect, 1e-12);
+}
+
 TEST(BayesianNetwork, ClassificationValuesAreTheHandWrittenLikelihoods) {
   for (Likelihood l : {Likelihood::bernoulli, Likelihood::categorical}) {
     auto m = small_bnn(l, {.prior = {.scale = 1.5}});
@@ -123,6 +137,7 @@ TEST(BayesianNetwork, GradientsMatchFiniteDifferencesForEveryLikelihoodAndPrior)
       {"fixed", {.prior = {.scale = 0.8}}},
       {"sampled", {.prior = {.scale = 1.3, .sampled = true}}},
       {"per layer", {.prior = {.scale = 2}, .layer_priors = {{"0", {.scale = 0.5, .sampled = true}}, {"2.bias", {.scale = 0.3}}}}},
+      {"gamma precision", {.prior = {.scale = 0.7, .sampled = true, .hyperprior = bayes::Hyperprior::gamma_precision, .shape = 2, .rate = 0.5}}},
   };
   int checked = 0;
   for (Likelihood l : {Likelihood::gaussian, Likelihood::bernoulli, Likelihood::categorical}) {
@@ -142,7 +157,7 @@ TEST(BayesianNetwork, GradientsMatchFiniteDifferencesForEveryLikelihoodAndPrior)
       }
     }
   }
-  EXPECT_EQ(checked, 12);
+  EXPECT_EQ(checked, 16);
 }
 
 TEST(BayesianNetwork, ConvolutionalClassifierGradientsMatchFiniteDifferences) {
@@ -174,6 +189,8 @@ TEST(BayesianNetwork, OptionsAreValidatedWithMessagesNamingThem) {
   expect_error({.sample_sigma = true}, Likelihood::bernoulli, "sample_sigma applies to the gaussian likelihood only");
   expect_error({.prior = {.scale = 0}}, Likelihood::gaussian, "prior scale of 0.weight");
   expect_error({.layer_priors = {{"5", {}}}}, Likelihood::gaussian, "layer_priors names '5'");
+  expect_error({.prior = {.sampled = true, .hyperprior = bayes::Hyperprior::gamma_precision, .shape = 0}}, Likelihood::gaussian,
+               "the gamma hyperprior's shape for 0.weight");
   auto net = nn::make_mlp<double>({2, 3});
   try {
     BayesianNetwork(std::move(net), uniform_tensor(Shape{4, 2}, 1), Tensor<double>(Shape{4}, 5.0), {.likelihood = Likelihood::categorical});

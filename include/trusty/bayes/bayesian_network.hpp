@@ -8,7 +8,7 @@
 // A parameter group is one entry of named_parameters() ("0.weight", "0.bias", ...), each
 // with its own prior N(0, s_g²): s_g fixed, or sampled on the log scale with a half-normal
 // hyperprior (the hierarchical prior of Neal 1996, with a half-normal in place of the gamma
-// on the precision). Likelihoods: Gaussian (σ fixed, or sampled with a half-normal prior),
+// on the precision, or that gamma). Likelihoods: Gaussian (σ fixed, or sampled with a half-normal prior),
 // Bernoulli on logits, categorical on logits (softmax).
 //
 // Evaluation is thread-safe and reads the network at θ through Module::forward_at (no
@@ -38,10 +38,14 @@ Likelihood parse_likelihood(const std::string& name);  // "gaussian", "bernoulli
 const char* likelihood_name(Likelihood l);
 
 // The prior of one parameter group: N(0, scale²), or (sampled) N(0, s²) with s itself
-// sampled, s ~ half-normal(0, scale).
+// sampled (θ holds ln s), under a hyperprior: s ~ half-normal(0, scale), or Neal's (1996)
+// gamma on the precision, 1/s² ~ Gamma(shape, rate) (then scale is only the starting value).
+enum class Hyperprior { half_normal, gamma_precision };
 struct WeightPrior {
   double scale = 1;
   bool sampled = false;
+  Hyperprior hyperprior = Hyperprior::half_normal;
+  double shape = 1, rate = 1;  // gamma_precision's α and β (rate: E[1/s²] = α/β)
 };
 
 struct BayesianNetworkOptions {
