@@ -1,15 +1,16 @@
 // BayesianNetwork: a neural network's posterior over its weights as an mcmc::LogDensity
 // (Neal 1996), ln π(w, σ, s | D) = Σ_i ln L(y_i | net(x_i; w), σ) + Σ_g ln N(w_g | 0, s_g²)
-// + ln p(σ) + Σ_g ln p(s_g) + Jacobians, up to nothing (every constant is kept, as Stan does).
+// + ln p(σ) + Σ_g ln p(s_g) + the log-Jacobians of the log transforms, every normalising
+// constant included (as Stan's _lpdf functions).
 //
 // θ = [ the network's parameters, in the module's flat layout (named_parameters offsets)
 //     | ln σ, when the Gaussian noise is sampled
 //     | ln s_g for each parameter group g whose prior scale is sampled ].
 // A parameter group is one entry of named_parameters() ("0.weight", "0.bias", ...), each
-// with its own prior N(0, s_g²): s_g fixed, or sampled on the log scale with a half-normal
-// hyperprior (the hierarchical prior of Neal 1996, with a half-normal in place of the gamma
-// on the precision, or that gamma). Likelihoods: Gaussian (σ fixed, or sampled with a half-normal prior),
-// Bernoulli on logits, categorical on logits (softmax).
+// with its own prior N(0, s_g²): s_g fixed, or sampled on the log scale under a hyperprior
+// (half-normal on s_g, or Neal's gamma on the precision 1/s_g²). Likelihoods: Gaussian (σ
+// fixed, or sampled with a half-normal prior), Bernoulli on logits, categorical on logits
+// (softmax).
 //
 // Evaluation is thread-safe and reads the network at θ through Module::forward_at (no
 // copy of the weights); the data sit in the object and are read in place by the tape. A
