@@ -7,8 +7,11 @@
 #       One NUTS chain (rstan defaults: diagonal metric, adapt_delta 0.8, max_treedepth 10) on
 #       DATA_DIR/{x,y,x_pred}.csv and DATA_DIR/settings.csv. Writes OUT_DIR/stan_f.csv (the
 #       post-warmup draws of f at each x_pred, one column per point), OUT_DIR/stan_sampler.csv
-#       (the sampler parameters of every iteration, warmup included) and OUT_DIR/stan_time.csv
-#       (warmup and sampling seconds from get_elapsed_time).
+#       (the sampler parameters of every iteration, warmup included) and OUT_DIR/stan_time.csv:
+#       warmup and sample, the seconds of get_elapsed_time, which in rstan 2.21 are CPU seconds
+#       of the process (Stan 2.21 times them with clock()); wall, the wall-clock seconds of the
+#       sampling() call (warmup + sampling, plus initialisation and rstan's bookkeeping, which
+#       are small beside minutes of sampling).
 #   Rscript stan_bnn.R diag OUT.csv NAME=DRAWS.csv ...
 #       For each draw set (a headerless CSV, iterations x chains) posterior's ess_bulk,
 #       ess_tail, rhat, mean, sd, mcse_mean and mcse_sd: one estimator for every side.
@@ -48,14 +51,16 @@ if (mode == "compile") {
   s <- read.csv(file.path(dir, "settings.csv"))
   data <- list(N = nrow(x), H = as.integer(s$hidden), x = x, y = as.vector(y[, 1]),
                sigma = s$noise, prior_scale = s$prior_scale, M = nrow(xp), x_pred = xp)
+  t0 <- Sys.time()
   fit <- sampling(m, data = data, chains = 1, cores = 1, iter = warmup + samples,
                   warmup = warmup, seed = seed, refresh = 0, pars = "f_pred")
+  wall <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
   f <- as.matrix(fit, pars = "f_pred")  # post-warmup draws x points
   write.table(f, file.path(out, "stan_f.csv"), sep = ",", row.names = FALSE, col.names = FALSE)
   sp <- get_sampler_params(fit, inc_warmup = TRUE)[[1]]
   write.csv(sp, file.path(out, "stan_sampler.csv"), row.names = FALSE)
   et <- get_elapsed_time(fit)
-  write.csv(data.frame(warmup = et[1, "warmup"], sample = et[1, "sample"]),
+  write.csv(data.frame(warmup = et[1, "warmup"], sample = et[1, "sample"], wall = wall),
             file.path(out, "stan_time.csv"), row.names = FALSE)
 } else if (mode == "diag") {
   suppressPackageStartupMessages(library(posterior))
