@@ -166,6 +166,46 @@ def run_stan(model, data, out, warmup, samples, seed, env):
     }
 
 
+def check_target(model, data, env, work, points=3):
+    """The same log posterior on both peers: PyTorch's (torch_hmc.py) against Stan's
+    log_prob and grad_log_prob (bnn.stan) at random points; returns the largest relative
+    differences of the value and the gradient."""
+    import torch
+    sys.path.insert(0, str(BENCH))
+    from torch_hmc import make_logpost
+    s = json.loads((data / "settings.json").read_text())
+    x = torch.from_numpy(np.load(data / "x.npy"))
+    y = torch.from_numpy(np.load(data / "y.npy"))
+    logpost, P = make_logpost(x, y, s["hidden"], s["noise"], s["prior_scale"])
+    w = [1] + s["hidden"] + [1]
+    shapes = [sh for a_, b_ in zip(w[:-1], w[1:]) for sh in ((a_, b_), (b_,))]
+    rng = np.random.default_rng(7)
+    th = rng.uniform(-2, 2, (points, P))
+
+    def to_stan(v):  # torch's row-major blocks -> Stan's column-major matrices
+        out, o = [], 0
+        for sh in shapes:
+            n = math.prod(sh)
+            out.append(v[o:o + n].reshape(sh).flatten(order="F"))
+            o += n
+        return np.concatenate(out)
+
+    lp_t, g_t = [], []
+    for v in th:
+        t = torch.tensor(v, requires_grad=True)
+        lp = logpost(t)
+        (g,) = torch.autograd.grad(lp, t)
+        lp_t.append(lp.item())
+        g_t.append(to_stan(g.numpy()))
+    np.savetxt(work / "theta.csv", np.array([to_stan(v) for v in th]), fmt="%.17g", delimiter=",")
+    run(["Rscript", str(BENCH / "stan_bnn.R"), "logprob", model["rds"], str(data), str(work / "theta.csv"),
+         str(work / "logprob.csv")], env, "Stan log_prob")
+    st = np.loadtxt(work / "logprob.csv", delimiter=",", ndmin=2)
+    dv = max(abs(a_ - b_) / abs(b_) for a_, b_ in zip(lp_t, st[:, 0]))
+    dg = max(np.max(np.abs(g - r)) / np.max(np.abs(r)) for g, r in zip(g_t, st[:, 1:]))
+    return dv, dg
+
+
 # ---------------------------------------------------------------------------------------------
 # PyTorch
 
@@ -374,6 +414,8 @@ def main():
     ap.add_argument("--json", help="write the results here (default: bench/results/sample.json, "
                     "not written for --quick)")
     ap.add_argument("--recompile", action="store_true", help="recompile the Stan model")
+    ap.add_argument("--check-target", action="store_true",
+                    help="only check that PyTorch's and Stan's log posteriors and gradients agree")
     ap.add_argument("--data-seed", type=int, default=20261201)
     ap.add_argument("--torch-leapfrog", type=int, default=16)
     ap.add_argument("--torch-warmup", type=int, default=50, help="PyTorch HMC warmup iterations")
@@ -398,6 +440,15 @@ def main():
     work.mkdir(parents=True, exist_ok=True)
     data = work / "data"
     write_data(data, a.data_seed, 100, a.hidden, a.noise, a.prior_scale, a.x_pred)
+    if a.check_target:
+        if model is None:
+            sys.exit("--check-target needs the stan side")
+        dv, dg = check_target(model, data, env, work)
+        print(f"PyTorch vs Stan log posterior at 3 points uniform in [-2, 2]^481: largest relative "
+              f"difference {dv:.1e} in the value, {dg:.1e} in the gradient (max-norm)")
+        if not a.keep:
+            shutil.rmtree(work, ignore_errors=True)
+        return 0 if dv < 1e-10 and dg < 1e-10 else 1
     print(f"1-20-20-1 tanh BNN, 100 points, float64, 1 thread, {a.warmup} warmup + {a.samples} draws, "
           f"{a.repeats} repeat(s), sides: {', '.join(sides)}; files in {work}", flush=True)
 

@@ -62,6 +62,26 @@ if (mode == "compile") {
   et <- get_elapsed_time(fit)
   write.csv(data.frame(warmup = et[1, "warmup"], sample = et[1, "sample"], wall = wall),
             file.path(out, "stan_time.csv"), row.names = FALSE)
+} else if (mode == "logprob") {
+  # Rscript stan_bnn.R logprob MODEL.rds DATA_DIR THETA.csv OUT.csv: log density (constants
+  # dropped, as `~` does) and gradient at each row of THETA.csv (Stan's unconstrained order:
+  # W1, b1, W2, b2, W3, b3, matrices column-major). OUT.csv: lp, then the gradient, per row.
+  suppressPackageStartupMessages(library(rstan))
+  m <- readRDS(args[2])
+  dir <- args[3]
+  x <- read_num_csv(file.path(dir, "x.csv"))
+  y <- read_num_csv(file.path(dir, "y.csv"))
+  xp <- read_num_csv(file.path(dir, "x_pred.csv"))
+  s <- read.csv(file.path(dir, "settings.csv"))
+  data <- list(N = nrow(x), H = as.integer(s$hidden), x = x, y = as.vector(y[, 1]),
+               sigma = s$noise, prior_scale = s$prior_scale, M = nrow(xp), x_pred = xp)
+  fit <- sampling(m, data = data, chains = 0)  # the model instance, no draws
+  th <- read_num_csv(args[4])
+  out <- t(apply(th, 1, function(v) {
+    g <- grad_log_prob(fit, v, adjust_transform = FALSE)
+    c(attr(g, "log_prob"), as.vector(g))
+  }))
+  write.table(out, args[5], sep = ",", row.names = FALSE, col.names = FALSE)
 } else if (mode == "diag") {
   suppressPackageStartupMessages(library(posterior))
   rows <- list()
@@ -75,5 +95,5 @@ if (mode == "compile") {
   }
   write.csv(do.call(rbind, rows), args[2], row.names = FALSE)
 } else {
-  stop("usage: stan_bnn.R compile|sample|diag ...")
+  stop("usage: stan_bnn.R compile|sample|logprob|diag ...")
 }
