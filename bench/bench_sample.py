@@ -156,6 +156,7 @@ def run_stan(model, data, out, warmup, samples, seed, env):
     f = np.loadtxt(out / "stan_f.csv", delimiter=",", ndmin=2)  # draws x points
     return {
         "gradient_evaluations": grads, "seconds": secs, "cpu_seconds": cpu,
+        "sampling_call_cpu_seconds": float(t["call_cpu"]),
         "cpu_seconds_warmup": float(t["warmup"]), "cpu_seconds_sampling": float(t["sample"]),
         "grad_per_s": grads / secs, "grad_per_cpu_s": grads / cpu,
         "mean_treedepth": statistics.fmean(float(r["treedepth__"]) for r in post),
@@ -398,7 +399,7 @@ def print_table(a, sides, med, diag, ratios, agreement):
     if agreement:
         print("  trusty vs rstan, posterior predictive f(0.5), all repeats pooled:")
         for q, v in agreement.items():
-            print(f"    {q:4s}: trusty {v['trusty']:+.4f}, rstan {v['rstan']:+.4f}, difference {v['difference']:+.4f}"
+            print(f"    {q:4s}: trusty {v['trusty']:.4f}, rstan {v['rstan']:.4f}, difference {v['difference']:+.4f}"
                   f" = {v['in_mcse']:.2f} combined MCSE ({'agree' if v['agree'] else 'DISAGREE'}: limit 4)")
 
 

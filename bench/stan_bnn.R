@@ -11,7 +11,8 @@
 #       warmup and sample, the seconds of get_elapsed_time, which in rstan 2.21 are CPU seconds
 #       of the process (Stan 2.21 times them with clock()); wall, the wall-clock seconds of the
 #       sampling() call (warmup + sampling, plus initialisation and rstan's bookkeeping, which
-#       are small beside minutes of sampling).
+#       are small beside minutes of sampling); call_cpu, the CPU seconds of that call (against
+#       warmup + sample: what the bookkeeping costs).
 #   Rscript stan_bnn.R diag OUT.csv NAME=DRAWS.csv ...
 #       For each draw set (a headerless CSV, iterations x chains) posterior's ess_bulk,
 #       ess_tail, rhat, mean, sd, mcse_mean and mcse_sd: one estimator for every side.
@@ -22,7 +23,8 @@
 # against) are passed with stan_model(boost_lib = "/usr/include"), which adds
 # -I"/usr/include" to the compile line. Nothing else is overridden: the model is compiled
 # with R's own Makeconf flags (Debian: -g -O2 ... -std=gnu++14); no ~/.R/Makevars is read or
-# written (R_MAKEVARS_USER is pointed at an empty file by the driver).
+# written (R_MAKEVARS_USER is pointed at an empty file by the driver). TRUSTY_BENCH_BOOST
+# overrides the Boost directory.
 
 args <- commandArgs(trailingOnly = TRUE)
 mode <- args[1]
@@ -52,15 +54,19 @@ if (mode == "compile") {
   data <- list(N = nrow(x), H = as.integer(s$hidden), x = x, y = as.vector(y[, 1]),
                sigma = s$noise, prior_scale = s$prior_scale, M = nrow(xp), x_pred = xp)
   t0 <- Sys.time()
+  c0 <- proc.time()
   fit <- sampling(m, data = data, chains = 1, cores = 1, iter = warmup + samples,
                   warmup = warmup, seed = seed, refresh = 0, pars = "f_pred")
   wall <- as.numeric(difftime(Sys.time(), t0, units = "secs"))
+  dc <- proc.time() - c0
+  call_cpu <- as.numeric(dc[["user.self"]] + dc[["sys.self"]])
   f <- as.matrix(fit, pars = "f_pred")  # post-warmup draws x points
   write.table(f, file.path(out, "stan_f.csv"), sep = ",", row.names = FALSE, col.names = FALSE)
   sp <- get_sampler_params(fit, inc_warmup = TRUE)[[1]]
   write.csv(sp, file.path(out, "stan_sampler.csv"), row.names = FALSE)
   et <- get_elapsed_time(fit)
-  write.csv(data.frame(warmup = et[1, "warmup"], sample = et[1, "sample"], wall = wall),
+  write.csv(data.frame(warmup = et[1, "warmup"], sample = et[1, "sample"], wall = wall,
+                       call_cpu = call_cpu),
             file.path(out, "stan_time.csv"), row.names = FALSE)
 } else if (mode == "logprob") {
   # Rscript stan_bnn.R logprob MODEL.rds DATA_DIR THETA.csv OUT.csv: log density (constants
