@@ -12,7 +12,7 @@ fixed seed), Gaussian likelihood sigma = 0.1, N(0, 1) priors on every weight and
   PyTorch  bench/torch_hmc.py: static HMC around autograd, a few thousand gradients, warmed up.
   trusty   build/bin/trusty sample CONFIG.toml --out DIR (kind = "bnn", algorithm = "nuts").
 
-Measured per repeat (each repeat runs the three sides one after the other, seeds 1, 2, ...):
+Measured per repeat (each repeat runs trusty, PyTorch, rstan one after the other; seeds 1, 2, ...):
   gradient evaluations per second inside the sampler, warmup + sampling, wall clock:
       rstan: sum of n_leapfrog__ over all iterations (get_sampler_params, warmup included) /
       wall seconds of the sampling() call; PyTorch: gradients / wall seconds of the sampler
@@ -230,10 +230,6 @@ def trusty_exe(build):
     if not exe.exists():
         sys.exit(f"trusty side: {exe} not found. Build it (tools/build.sh), or run the peers alone "
                  f"with --only stan,torch.")
-    help_ = subprocess.run([str(exe), "--help"], capture_output=True, text=True)
-    if "sample" not in (help_.stdout + help_.stderr):
-        sys.exit(f"trusty side: {exe} has no `sample` command yet (its --help does not list it). "
-                 f"Run the peers alone with --only stan,torch.")
     return exe
 
 
@@ -298,7 +294,11 @@ def run_trusty(exe, data, out, a, seed, env):
     trusty_config(cfg, data, a.hidden, a.noise, a.prior_scale, a.x_pred, a.warmup, a.samples, seed)
     res_dir = out / "run"
     ru0 = resource.getrusage(resource.RUSAGE_CHILDREN)
-    run([str(exe), "sample", str(cfg), "--out", str(res_dir)], env, "trusty sample")
+    p = subprocess.run([str(exe), "sample", str(cfg), "--out", str(res_dir)], env=env, capture_output=True, text=True)
+    if p.returncode != 0:
+        sys.exit(f"trusty side: `{exe} sample {cfg} --out {res_dir}` failed (exit {p.returncode}). "
+                 f"Does this build have the `sample` command? The peers alone: --only stan,torch.\n"
+                 f"--- stdout ---\n{p.stdout[-3000:]}\n--- stderr ---\n{p.stderr[-3000:]}")
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU seconds of the whole process (start, data, output included): an upper bound.
     cpu = (ru1.ru_utime + ru1.ru_stime) - (ru0.ru_utime + ru0.ru_stime)
@@ -425,13 +425,15 @@ def main():
     a.hidden, a.noise, a.prior_scale, a.x_pred = [20, 20], 0.1, 1.0, [0.5]
     if a.quick:
         a.warmup, a.samples, a.torch_warmup, a.torch_iterations = 50, 50, 10, 40
-    sides = [s.strip() for s in a.only.split(",") if s.strip()]
-    bad = [s for s in sides if s not in SIDES]
+    asked = [s.strip() for s in a.only.split(",") if s.strip()]
+    bad = [s for s in asked if s not in SIDES]
+    # Fastest first: a trusty build without `sample` fails before rstan's minutes.
+    sides = [s for s in ("trusty", "torch", "stan") if s in asked]
     if bad or not sides:
         sys.exit(f"--only: unknown side(s) {bad}; choose from {', '.join(SIDES)}")
 
     env = bench_env()
-    exe = trusty_exe(a.build) if "trusty" in sides else None  # fail early, before Stan's minutes
+    exe = trusty_exe(a.build) if "trusty" in sides else None
     model = stan_model(env, a.recompile) if "stan" in sides else None
     if model:
         print(f"rstan model: compiled in {model['compile_seconds']:.1f} s (rstan {model['rstan']}, "
@@ -439,99 +441,99 @@ def main():
 
     work = Path(a.keep).resolve() if a.keep else Path(tempfile.mkdtemp(prefix="trusty-bench-sample-"))
     work.mkdir(parents=True, exist_ok=True)
-    data = work / "data"
-    write_data(data, a.data_seed, 100, a.hidden, a.noise, a.prior_scale, a.x_pred)
-    if a.check_target:
-        if model is None:
-            sys.exit("--check-target needs the stan side")
-        dv, dg = check_target(model, data, env, work)
-        print(f"PyTorch vs Stan log posterior at 3 points uniform in [-2, 2]^481: largest relative "
-              f"difference {dv:.1e} in the value, {dg:.1e} in the gradient (max-norm)")
+    try:
+        data = work / "data"
+        write_data(data, a.data_seed, 100, a.hidden, a.noise, a.prior_scale, a.x_pred)
+        if a.check_target:
+            if model is None:
+                sys.exit("--check-target needs the stan side")
+            dv, dg = check_target(model, data, env, work)
+            print(f"PyTorch vs Stan log posterior at 3 points uniform in [-2, 2]^481: largest relative "
+                  f"difference {dv:.1e} in the value, {dg:.1e} in the gradient (max-norm)")
+            return 0 if dv < 1e-10 and dg < 1e-10 else 1
+        print(f"1-20-20-1 tanh BNN, 100 points, float64, 1 thread, {a.warmup} warmup + {a.samples} draws, "
+              f"{a.repeats} repeat(s), sides: {', '.join(sides)}; files in {work}", flush=True)
+
+        runs = {s: [] for s in sides}
+        for r in range(a.repeats):
+            seed = r + 1
+            for s in sides:
+                t0 = time.perf_counter()
+                if s == "stan":
+                    res = run_stan(model, data, work / f"stan_{seed}", a.warmup, a.samples, seed, env)
+                elif s == "torch":
+                    res = run_torch(data, a, seed, env)
+                else:
+                    res = run_trusty(exe, data, work / f"trusty_{seed}", a, seed, env)
+                res["seed"] = seed
+                runs[s].append(res)
+                extra = ""
+                if "mean_treedepth" in res:
+                    extra = (f", tree depth {res['mean_treedepth']:.2f} ({res['max_treedepth_hits']} at 10), "
+                             f"step {res['step_size']:.3g}, {res['divergences']} divergent")
+                print(f"repeat {r + 1}/{a.repeats} {NAMES[s]:12s}: {res['grad_per_s']:12,.0f} gradients/s "
+                      f"({res['gradient_evaluations']:,} in {res['seconds']:.2f} s{extra}; "
+                      f"{time.perf_counter() - t0:.0f} s with process start)", flush=True)
+
+        # ESS and predictive: one estimator (posterior, in R) for both NUTS sides.
+        nuts = [s for s in ("stan", "trusty") if s in sides]
+        sets = {}
+        for s in nuts:
+            for i, res in enumerate(runs[s]):
+                sets[f"{s}_{i + 1}"] = res["f"][:, None]
+            sets[f"{s}_all"] = np.stack([res["f"] for res in runs[s]], axis=1)  # iterations x chains
+        diag = diagnose(sets, work, env) if sets else {}
+        for s in nuts:
+            for i, res in enumerate(runs[s]):
+                d = diag[f"{s}_{i + 1}"]
+                res["ess_bulk"] = d["ess_bulk"]
+                res["ess_per_s"] = d["ess_bulk"] / res["seconds"]
+                res["ess_per_cpu_s"] = d["ess_bulk"] / res["cpu_seconds"]
+                res["f_mean"], res["f_sd"], res["f_mcse_mean"] = d["mean"], d["sd"], d["mcse_mean"]
+
+        keys = ("grad_per_s", "grad_per_cpu_s", "ess_per_s", "ess_per_cpu_s")
+        med = {s: {k: statistics.median(r[k] for r in runs[s]) for k in keys if k in runs[s][0]} for s in sides}
+        ratios = {}
+        if "trusty" in sides:
+            for s, key in (("torch", "grad_per_s"), ("stan", "grad_per_s"), ("stan", "ess_per_s"),
+                           ("torch", "grad_per_cpu_s"), ("stan", "grad_per_cpu_s"), ("stan", "ess_per_cpu_s")):
+                if s in sides:
+                    per = [t[key] / p[key] for t, p in zip(runs["trusty"], runs[s])]
+                    ratios[f"{key}_vs_{s}"] = {"median": statistics.median(per), "repeats": per}
+
+        agreement = None
+        if "stan" in sides and "trusty" in sides:
+            st, tr = diag["stan_all"], diag["trusty_all"]
+            agreement = {}
+            for q, m in (("mean", "mcse_mean"), ("sd", "mcse_sd")):
+                diff = tr[q] - st[q]
+                comb = math.hypot(tr[m], st[m])
+                agreement[q] = {"trusty": tr[q], "rstan": st[q], "difference": diff, "combined_mcse": comb,
+                                "in_mcse": abs(diff) / comb if comb > 0 else math.inf,
+                                "agree": abs(diff) <= 4 * comb}
+
+        print_table(a, sides, med, diag, ratios, agreement)
+
+        result = {
+            "setup": {"network": "1-20-20-1 tanh", "points": 100, "noise": a.noise, "prior_scale": a.prior_scale,
+                      "x_pred": a.x_pred, "warmup": a.warmup, "samples": a.samples, "repeats": a.repeats,
+                      "quick": a.quick, "data_seed": a.data_seed, "sides": sides,
+                      "torch_hmc": {"leapfrog": a.torch_leapfrog, "warmup": a.torch_warmup,
+                                    "iterations": a.torch_iterations},
+                      "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
+            "stan_model": {k: v for k, v in (model or {}).items() if k != "rds"},
+            "median": med, "ratios": ratios, "targets": {"ratio": TARGET}, "agreement": agreement,
+            "diagnostics": diag, "issue_reference": ISSUE_REFERENCE,
+            "runs": {s: [{k: v for k, v in r.items() if k != "f"} for r in runs[s]] for s in sides},
+        }
+        path = Path(a.json) if a.json else (None if a.quick else BENCH / "results" / "sample.json")
+        if path:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(json.dumps(result, indent=1))
+            print(f"wrote {path}")
+    finally:
         if not a.keep:
             shutil.rmtree(work, ignore_errors=True)
-        return 0 if dv < 1e-10 and dg < 1e-10 else 1
-    print(f"1-20-20-1 tanh BNN, 100 points, float64, 1 thread, {a.warmup} warmup + {a.samples} draws, "
-          f"{a.repeats} repeat(s), sides: {', '.join(sides)}; files in {work}", flush=True)
-
-    runs = {s: [] for s in sides}
-    for r in range(a.repeats):
-        seed = r + 1
-        for s in sides:
-            t0 = time.perf_counter()
-            if s == "stan":
-                res = run_stan(model, data, work / f"stan_{seed}", a.warmup, a.samples, seed, env)
-            elif s == "torch":
-                res = run_torch(data, a, seed, env)
-            else:
-                res = run_trusty(exe, data, work / f"trusty_{seed}", a, seed, env)
-            res["seed"] = seed
-            runs[s].append(res)
-            extra = ""
-            if "mean_treedepth" in res:
-                extra = (f", tree depth {res['mean_treedepth']:.2f} ({res['max_treedepth_hits']} at 10), "
-                         f"step {res['step_size']:.3g}, {res['divergences']} divergent")
-            print(f"repeat {r + 1}/{a.repeats} {NAMES[s]:12s}: {res['grad_per_s']:12,.0f} gradients/s "
-                  f"({res['gradient_evaluations']:,} in {res['seconds']:.2f} s{extra}; "
-                  f"{time.perf_counter() - t0:.0f} s with process start)", flush=True)
-
-    # ESS and predictive: one estimator (posterior, in R) for both NUTS sides.
-    nuts = [s for s in ("stan", "trusty") if s in sides]
-    sets = {}
-    for s in nuts:
-        for i, res in enumerate(runs[s]):
-            sets[f"{s}_{i + 1}"] = res["f"][:, None]
-        sets[f"{s}_all"] = np.stack([res["f"] for res in runs[s]], axis=1)  # iterations x chains
-    diag = diagnose(sets, work, env) if sets else {}
-    for s in nuts:
-        for i, res in enumerate(runs[s]):
-            d = diag[f"{s}_{i + 1}"]
-            res["ess_bulk"] = d["ess_bulk"]
-            res["ess_per_s"] = d["ess_bulk"] / res["seconds"]
-            res["ess_per_cpu_s"] = d["ess_bulk"] / res["cpu_seconds"]
-            res["f_mean"], res["f_sd"], res["f_mcse_mean"] = d["mean"], d["sd"], d["mcse_mean"]
-
-    keys = ("grad_per_s", "grad_per_cpu_s", "ess_per_s", "ess_per_cpu_s")
-    med = {s: {k: statistics.median(r[k] for r in runs[s]) for k in keys if k in runs[s][0]} for s in sides}
-    ratios = {}
-    if "trusty" in sides:
-        for s, key in (("torch", "grad_per_s"), ("stan", "grad_per_s"), ("stan", "ess_per_s"),
-                       ("torch", "grad_per_cpu_s"), ("stan", "grad_per_cpu_s"), ("stan", "ess_per_cpu_s")):
-            if s in sides:
-                per = [t[key] / p[key] for t, p in zip(runs["trusty"], runs[s])]
-                ratios[f"{key}_vs_{s}"] = {"median": statistics.median(per), "repeats": per}
-
-    agreement = None
-    if "stan" in sides and "trusty" in sides:
-        st, tr = diag["stan_all"], diag["trusty_all"]
-        agreement = {}
-        for q, m in (("mean", "mcse_mean"), ("sd", "mcse_sd")):
-            diff = tr[q] - st[q]
-            comb = math.hypot(tr[m], st[m])
-            agreement[q] = {"trusty": tr[q], "rstan": st[q], "difference": diff, "combined_mcse": comb,
-                            "in_mcse": abs(diff) / comb if comb > 0 else math.inf,
-                            "agree": abs(diff) <= 4 * comb}
-
-    print_table(a, sides, med, diag, ratios, agreement)
-
-    result = {
-        "setup": {"network": "1-20-20-1 tanh", "points": 100, "noise": a.noise, "prior_scale": a.prior_scale,
-                  "x_pred": a.x_pred, "warmup": a.warmup, "samples": a.samples, "repeats": a.repeats,
-                  "quick": a.quick, "data_seed": a.data_seed, "sides": sides,
-                  "torch_hmc": {"leapfrog": a.torch_leapfrog, "warmup": a.torch_warmup,
-                                "iterations": a.torch_iterations},
-                  "date": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime())},
-        "stan_model": {k: v for k, v in (model or {}).items() if k != "rds"},
-        "median": med, "ratios": ratios, "targets": {"ratio": TARGET}, "agreement": agreement,
-        "diagnostics": diag, "issue_reference": ISSUE_REFERENCE,
-        "runs": {s: [{k: v for k, v in r.items() if k != "f"} for r in runs[s]] for s in sides},
-    }
-    path = Path(a.json) if a.json else (None if a.quick else BENCH / "results" / "sample.json")
-    if path:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(result, indent=1))
-        print(f"wrote {path}")
-    if not a.keep:
-        shutil.rmtree(work, ignore_errors=True)
 
 
 if __name__ == "__main__":
