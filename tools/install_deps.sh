@@ -12,8 +12,9 @@ PKGS=(
   libopenmpi-dev openmpi-bin
   nodejs npm
 )
-# The PyTorch peer is only for golden tests and benchmarks: opt in with TRUSTY_PEERS=1.
-if [ "${TRUSTY_PEERS:-0}" = 1 ]; then PKGS+=(python3-torch); fi
+# The peers (PyTorch; rstan, posterior and Boost's headers for bench/bench_sample.py) are
+# only for golden tests and benchmarks: opt in with TRUSTY_PEERS=1.
+if [ "${TRUSTY_PEERS:-0}" = 1 ]; then PKGS+=(python3-torch r-cran-rstan r-cran-posterior libboost-dev); fi
 
 missing=()
 for p in "${PKGS[@]}"; do
