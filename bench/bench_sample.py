@@ -297,7 +297,7 @@ def run_trusty(exe, data, out, a, seed, env):
     p = subprocess.run([str(exe), "sample", str(cfg), "--out", str(res_dir)], env=env, capture_output=True, text=True)
     if p.returncode != 0:
         sys.exit(f"trusty side: `{exe} sample {cfg} --out {res_dir}` failed (exit {p.returncode}). "
-                 f"Does this build have the `sample` command? The peers alone: --only stan,torch.\n"
+                 f"Does this build's `trusty sample` know [target] kind = \"bnn\"? The peers alone: --only stan,torch.\n"
                  f"--- stdout ---\n{p.stdout[-3000:]}\n--- stderr ---\n{p.stderr[-3000:]}")
     ru1 = resource.getrusage(resource.RUSAGE_CHILDREN)
     # CPU seconds of the whole process (start, data, output included): an upper bound.
