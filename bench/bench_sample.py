@@ -218,7 +218,7 @@ def run_torch(data, a, seed, env):
     return {"gradient_evaluations": r["gradient_evaluations"], "seconds": r["seconds"],
             "cpu_seconds": r["cpu_seconds"], "grad_per_s": r["gradient_evaluations_per_second"],
             "grad_per_cpu_s": r["gradient_evaluations"] / r["cpu_seconds"], "step_size": r["step_size"],
-            "accept_rate": r["accept_rate"]}
+            "accept_rate": r["accept_rate"], "bare_grad_per_s": r["bare_gradient_evaluations_per_second"]}
 
 
 # ---------------------------------------------------------------------------------------------
@@ -467,7 +467,7 @@ def main():
                     res = run_trusty(exe, data, work / f"trusty_{seed}", a, seed, env)
                 res["seed"] = seed
                 runs[s].append(res)
-                extra = ""
+                extra = f"; bare gradient {res['bare_grad_per_s']:,.0f}/s" if s == "torch" else ""
                 if "mean_treedepth" in res:
                     extra = (f", tree depth {res['mean_treedepth']:.2f} ({res['max_treedepth_hits']} at 10), "
                              f"step {res['step_size']:.3g}, {res['divergences']} divergent")
