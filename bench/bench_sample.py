@@ -389,7 +389,8 @@ def print_table(a, sides, med, diag, ratios, agreement):
                 ok = "met" if v >= TARGET else "NOT met"
                 print(f"    {label:34s} {v:7.1f}x  [{c:.1f}x]  (target >= {TARGET:.0f}x: {ok})")
     else:
-        print("  no ratios (trusty not run). For 25x these peers, trusty needs:")
+        print("  no ratios (trusty and a peer were not both run)." + (" For 25x these peers, trusty needs:"
+              if "stan" in sides or "torch" in sides else ""))
         if "torch" in sides:
             print(f"    gradients/s >= {TARGET * med['torch']['grad_per_s']:,.0f} (25x PyTorch)")
         if "stan" in sides:
