@@ -17,7 +17,9 @@ namespace {
 // Keyword options → SamplerOptions, by the names `trusty sample` configs use ([sampler]
 // table); an unknown keyword is a TypeError naming it, a bad value a ValueError from
 // mcmc::validate (the one validation path the CLI uses too).
-mcmc::SamplerOptions options_from(const py::kwargs& kw) {
+}  // namespace
+
+mcmc::SamplerOptions sampler_options(const py::kwargs& kw) {
   mcmc::SamplerOptions o;
   for (auto [k, v] : kw) {
     const auto key = k.cast<std::string>();
@@ -54,6 +56,8 @@ mcmc::SamplerOptions options_from(const py::kwargs& kw) {
   }
   return o;
 }
+
+namespace {
 
 py::object json_to_py(const nlohmann::json& j) {
   return py::module_::import("json").attr("loads")(j.dump());
@@ -129,7 +133,7 @@ void bind_mcmc(py::module_& m) {
       "_sample_callable",
       [](py::function fn, int64_t dim, std::vector<std::string> names, const std::string& out, py::kwargs kw) {
         PyDensity d(std::move(fn), dim, std::move(names));
-        return sample_density(d, options_from(kw), out);
+        return sample_density(d, sampler_options(kw), out);
       },
       py::arg("fn"), py::arg("dim"), py::arg("names") = std::vector<std::string>{}, py::arg("out") = "");
 }
