@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "chain_runner.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 
 namespace trusty::mcmc {
 
@@ -101,6 +102,14 @@ std::vector<ChainDraws> sample(const LogDensity& density, const SamplerOptions& 
   if (threads <= 1) {
     work();
   } else {
+    // The chains fill the cores: the kernels' fork-join worker would only compete with them
+    // (and spin after each job), so kernel-level parallelism is off while they run. (It
+    // would not deadlock: a fork-join that finds the worker busy runs inline.)
+    struct KernelThreads {
+      int saved = core::kernels::parallel_threads();
+      KernelThreads() { core::kernels::set_parallel_threads(1); }
+      ~KernelThreads() { core::kernels::set_parallel_threads(saved); }
+    } serial_kernels;
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) pool.emplace_back(work);
     for (auto& t : pool) t.join();

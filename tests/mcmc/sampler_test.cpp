@@ -6,6 +6,7 @@
 #include <fstream>
 
 #include "mcmc/targets.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 #include "trusty/mcmc/sampler.hpp"
 
 namespace trusty::mcmc {
@@ -88,6 +89,22 @@ TEST(Sampler, OneAndTwoThreadsIdentical) {
     EXPECT_EQ(a[c].gradient_evaluations, b[c].gradient_evaluations);
   }
   EXPECT_FALSE(a[0].params == a[1].params);  // the chains are different streams
+}
+
+// Chains on their own threads do not use the kernels' fork-join worker (restored after).
+TEST(Sampler, KernelParallelismSerialWhileChainsRun) {
+  std::atomic<int> seen{0};
+  FunctionDensity f(1, [&](std::span<const double> q, std::span<double> g) {
+    seen.store(std::max(seen.load(), core::kernels::parallel_threads()));
+    g[0] = -q[0];
+    return -0.5 * q[0] * q[0];
+  });
+  const int before = core::kernels::parallel_threads();
+  core::kernels::set_parallel_threads(2);
+  sample(f, {.num_warmup = 20, .num_samples = 20, .chains = 2, .threads = 2});
+  EXPECT_EQ(seen.load(), 1);
+  EXPECT_EQ(core::kernels::parallel_threads(), 2);
+  core::kernels::set_parallel_threads(before);
 }
 
 void expect_identical(const ChainDraws& a, const ChainDraws& b) {
