@@ -8,6 +8,7 @@
 #include "mcmc/targets.hpp"
 #include "trusty/core/kernels/parallel.hpp"
 #include "trusty/mcmc/sampler.hpp"
+#include "trusty/mcmc/stan_csv.hpp"
 
 namespace trusty::mcmc {
 namespace {
@@ -175,6 +176,31 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   o.seed = 44;
   EXPECT_MESSAGE(sample(*density, o), "checkpoint was written with a different seed");
   std::filesystem::remove(path + ".chain1");
+}
+
+// The draws go through the Stan CSV writer and reader unchanged (every number, the adapted
+// step size and metric, the saved warmup rows).
+TEST(Sampler, ChainsRoundTripThroughStanCsv) {
+  const auto density = test::gaussian(Eigen::Vector2d(1, 2), Eigen::Matrix2d{{1, 0.5}, {0.5, 2}});
+  for (const char* metric : {"unit_e", "diag_e", "dense_e"}) {
+    const auto chains = sample(*density, {.num_warmup = 100, .num_samples = 50, .chains = 1, .seed = 45,
+                                          .metric = metric, .save_warmup = true});
+    const std::string path = temp_path(std::string("csv_") + metric) + ".csv";
+    write_stan_csv(path, chains[0]);
+    const ChainDraws back = read_stan_csv(path);
+    std::filesystem::remove(path);
+    SCOPED_TRACE(metric);
+    EXPECT_TRUE(back.params == chains[0].params);
+    EXPECT_EQ(back.lp, chains[0].lp);
+    EXPECT_EQ(back.energy, chains[0].energy);
+    EXPECT_EQ(back.n_leapfrog, chains[0].n_leapfrog);
+    EXPECT_EQ(back.n_warmup_saved, 100);
+    EXPECT_EQ(back.param_names, (std::vector<std::string>{"theta.1", "theta.2"}));
+    EXPECT_EQ(back.metric, metric);
+    EXPECT_EQ(back.step_size, chains[0].step_size);
+    EXPECT_TRUE(back.inv_metric == chains[0].inv_metric);
+    EXPECT_EQ(back.gradient_evaluations, chains[0].gradient_evaluations);
+  }
 }
 
 }  // namespace
