@@ -45,6 +45,9 @@ TEST(Sampler, BadOptionsNamed) {
   EXPECT_MESSAGE(sample(f, {.init_radius = -1}), "SamplerOptions.init_radius");
   EXPECT_MESSAGE(sample(f, {.hmclet_L_max = 0}), "SamplerOptions.hmclet_L_max: expected >= 1");
   EXPECT_MESSAGE(sample(f, {.resume = true}), "SamplerOptions.checkpoint_path");
+  EXPECT_MESSAGE(sample(f, {.algorithm = "hmclet", .num_warmup = 0}), "SamplerOptions.hmclet_eps_max: expected > 0 when num_warmup = 0");
+  EXPECT_MESSAGE(sample(f, {.window = 0}), "SamplerOptions.window: expected >= 1, got 0");
+  EXPECT_MESSAGE(sample(f, {.checkpoint_every = -5}), "SamplerOptions.checkpoint_every");
 }
 
 TEST(Sampler, NonPositiveDefiniteMetricRejected) {
