@@ -108,7 +108,8 @@ bool WindowedAdaptation::learn(Metric& metric, const Eigen::VectorXd& q) {
   compute_next_window();
   const double n = static_cast<double>(n_);
   const double w = n / (n + 5.0), reg = 1e-3 * 5.0 / (n + 5.0);
-  Eigen::MatrixXd sigma = n_ > 1 ? Eigen::MatrixXd(m2_ / (n - 1.0)) : Eigen::MatrixXd(Eigen::MatrixXd::Zero(m2_.rows(), m2_.cols()));
+  // As Stan's Welford estimators: with fewer than two draws the estimate is the current metric.
+  Eigen::MatrixXd sigma = n_ > 1 ? Eigen::MatrixXd(m2_ / (n - 1.0)) : metric.inv_metric();
   if (kind_ == MetricKind::dense_e) {
     sigma = w * sigma + reg * Eigen::MatrixXd::Identity(sigma.rows(), sigma.cols());
     sigma = 0.5 * (sigma + sigma.transpose()).eval();

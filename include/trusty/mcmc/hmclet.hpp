@@ -18,12 +18,13 @@
 //      H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ,
 //    skipped when sᵀy ≤ 10⁻¹² |s| |y| (H stays symmetric positive definite, Nocedal & Wright
 //    2006, §6.1). H is the inverse metric M⁻¹ of the next trajectories (frozen within each
-//    trajectory); it starts from, and is reset to, the covariance metric on every rejection
-//    and every covariance update. With the preconditioner the metric is always dense.
-// Sampling: M⁻¹ (covariance metric, or H as it stood at the end of burn-in) and ε_max are
-// frozen, so the sampling iterations are one fixed, reversible Markov kernel. (Updating H
-// during sampling, as the talk suggests, would make the chain adaptive with no guarantee
-// that π stays its stationary distribution; we do not.)
+//    trajectory); it starts from the initial metric and is reset to the latest covariance
+//    metric on every rejection. With the preconditioner the metric is always dense; the
+//    covariance metric is then still estimated, as the reset target.
+// Sampling: M⁻¹ (the covariance metric, or with the preconditioner H as it stood at the end
+// of burn-in) and ε_max are frozen, so the sampling iterations are one fixed, reversible
+// Markov kernel. (Updating H during sampling, as the talk suggests, would make the chain
+// adaptive with no guarantee that π stays its stationary distribution; we do not.)
 #pragma once
 #include <cstdint>
 
@@ -34,6 +35,13 @@
 #include "trusty/mcmc/static_hmc.hpp"
 
 namespace trusty::mcmc {
+
+// The BFGS update of an inverse Hessian estimate H from a step s and the change y of the
+// gradient of U: H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, ρ = 1/(sᵀy); afterwards H y = s
+// (the secant condition). Skipped (returns false) when sᵀy ≤ 10⁻¹² |s| |y|. hy: scratch of
+// size d.
+bool bfgs_inverse_update(Eigen::MatrixXd& H, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
+                         Eigen::VectorXd& hy);
 
 struct HmcletSettings {
   double eps_max = 0;        // 0: heuristic start + dual averaging during burn-in

@@ -9,7 +9,9 @@
 // Stan's warmup (adaptation.hpp); "hmclet" (hmclet.hpp).
 // Reproducibility: chain c (0-based; chain_id c + 1) draws all its random numbers from
 // core::Rng(seed, c), its own Philox stream, so the draws of a chain do not depend on the
-// number of threads or on the other chains.
+// number of threads or on the other chains. With more than one chain thread the core's
+// kernel-level fork-join is switched to serial for the run (core::kernels::
+// set_parallel_threads(1), restored afterwards): the chains already use the cores.
 // Initialisation (Stan's): each element of θ uniform in (−init_radius, init_radius) on the
 // unconstrained space, redrawn up to 100 times until ln π and its gradient are finite; or the
 // user's θ0 (`init`), which must have a finite ln π and gradient. Otherwise
