@@ -23,7 +23,7 @@ namespace {
 template <class T>
 void gather_rows_into(Tensor<T>& out, const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
   auto dims = src.shape().to_vector();
-  const int64_t row = src.numel() / dims[0];
+  const int64_t row = dims[0] > 0 ? src.numel() / dims[0] : 0;
   dims[0] = b1 - b0;
   const core::Shape s{std::span<const int64_t>(dims)};
   if (out.shape() != s || !out.is_contiguous()) out = Tensor<T>(s);
@@ -36,7 +36,7 @@ void gather_rows_into(Tensor<T>& out, const Tensor<T>& src, const std::vector<in
 template <class T>
 Tensor<T> gather_rows(const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
   auto dims = src.shape().to_vector();
-  const int64_t row = src.numel() / dims[0];
+  const int64_t row = dims[0] > 0 ? src.numel() / dims[0] : 0;
   dims[0] = b1 - b0;
   Tensor<T> out{core::Shape(std::span<const int64_t>(dims))};
   const T* s = src.data();
