@@ -166,8 +166,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def("fit",
            [](TH& h, py::handle x, py::handle y, py::handle x_val, py::handle y_val, py::object callback) {
              // Integer labels make a classifier (unless a regression loss was asked for).
-             const bool cls = py::isinstance<py::array>(y) && (py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'i' ||
-                                                              py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'u');
+             const bool cls = integer_array(y);
              auto train = dataset<T>(*h.net, x, y, cls, "x", "y");
              io::Dataset<T> val;
              const bool has_val = !x_val.is_none();
@@ -196,8 +195,9 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            "Trains; callback(record) runs after every epoch (return False to stop). Returns the history")
       .def("evaluate",
            [](TH& h, py::handle x, py::handle y) {
-             const bool cls = py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'i' ||
-                              py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'u';
+             // Not an array (None, a number, a list): integer_array says no and targets()
+             // raises the TypeError naming y (reading .dtype() of a non-array crashed).
+             const bool cls = integer_array(y);
              auto d = dataset<T>(*h.net, x, y, cls, "x", "y");
              auto ev = h.trainer->evaluate(d);
              py::dict r;
