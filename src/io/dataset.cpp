@@ -1,6 +1,8 @@
 #include "trusty/io/dataset.hpp"
 
+#include <cmath>
 #include <cstdlib>
+#include <tuple>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -48,87 +50,58 @@ std::pair<Dataset<T>, Dataset<T>> Dataset<T>::split(double fraction, uint64_t se
   return {subset(a), subset(b)};
 }
 
-template <class T>
-Dataset<T> load_csv(const std::string& path, std::vector<int> target_columns, bool classification) {
-  std::ifstream in(path);
-  if (!in) throw std::invalid_argument("cannot open data file '" + path + "'");
-  std::vector<std::vector<double>> rows;
-  std::string line;
-  int64_t lineno = 0;
-  while (std::getline(in, line)) {
-    ++lineno;
-    if (line.empty() || line[0] == '#') continue;
-    std::vector<double> row;
-    std::stringstream ss(line);
-    std::string cell;
-    bool numeric = true;
-    while (std::getline(ss, cell, ',')) {
-      char* end = nullptr;
-      double v = std::strtod(cell.c_str(), &end);
-      if (end == cell.c_str()) numeric = false;
-      row.push_back(v);
-    }
-    if (!numeric) {
-      if (rows.empty()) continue;  // a header line
-      throw std::invalid_argument(path + ":" + std::to_string(lineno) + ": non-numeric value");
-    }
-    if (!rows.empty() && row.size() != rows[0].size())
-      throw std::invalid_argument(path + ":" + std::to_string(lineno) + ": " + std::to_string(row.size()) + " columns, expected " +
-                                  std::to_string(rows[0].size()));
-    rows.push_back(std::move(row));
-  }
-  if (rows.empty()) throw std::invalid_argument(path + ": no data rows");
-  const int ncol = static_cast<int>(rows[0].size());
-  std::vector<bool> is_target(static_cast<size_t>(ncol));
-  for (int& c : target_columns) {
-    if (c < 0) c += ncol;
-    if (c < 0 || c >= ncol) throw std::invalid_argument(path + ": target column out of range for " + std::to_string(ncol) + " columns");
-    is_target[static_cast<size_t>(c)] = true;
-  }
-  const int64_t n = static_cast<int64_t>(rows.size()), nf = ncol - static_cast<int64_t>(target_columns.size());
-  Dataset<T> d;
-  d.x = core::Tensor<T>(core::Shape{n, nf});
-  if (!classification) d.y = core::Tensor<T>(core::Shape{n, static_cast<int64_t>(target_columns.size())});
-  for (int64_t i = 0; i < n; ++i) {
-    int64_t f = 0;
-    for (int c = 0; c < ncol; ++c)
-      if (!is_target[static_cast<size_t>(c)]) d.x.at({i, f++}) = static_cast<T>(rows[static_cast<size_t>(i)][static_cast<size_t>(c)]);
-    for (size_t k = 0; k < target_columns.size(); ++k) {
-      const double v = rows[static_cast<size_t>(i)][static_cast<size_t>(target_columns[k])];
-      if (classification) {
-        d.labels.push_back(static_cast<int64_t>(v));
-        d.classes = std::max<int64_t>(d.classes, static_cast<int64_t>(v) + 1);
-      } else {
-        d.y.at({i, static_cast<int64_t>(k)}) = static_cast<T>(v);
-      }
-    }
-  }
-  return d;
+namespace {
+// "row 3, column 2" of element i of an array whose rows hold `per_row` values.
+std::string cell(int64_t i, int64_t per_row) {
+  return "row " + std::to_string(i / std::max<int64_t>(per_row, 1) + 1) + ", column " + std::to_string(i % std::max<int64_t>(per_row, 1) + 1);
 }
+}  // namespace
 
 template <class T>
-Dataset<T> load_arrays(const std::string& x_path, const std::string& y_path, bool classification) {
+Dataset<T> load_arrays(const std::string& x_path, const std::string& y_path, bool classification, bool drop_nonfinite) {
+  const auto xa = read_npy(x_path);
+  const auto ya = read_npy(y_path);
+  if (xa.shape.empty()) throw std::invalid_argument(x_path + ": a 0-dimensional array, expected inputs of shape (n, features...)");
+  if (ya.shape.empty()) throw std::invalid_argument(y_path + ": a 0-dimensional array, expected " + std::to_string(xa.shape[0]) + " rows of targets");
+  const int64_t n = xa.shape[0];
+  if (ya.shape[0] != n)
+    throw std::invalid_argument(y_path + ": " + std::to_string(ya.shape[0]) + " rows, but " + x_path + " has " + std::to_string(n));
+  if (n == 0) throw std::invalid_argument(x_path + ": 0 rows, expected at least one sample");
+  const int64_t xr = xa.numel() / n, yr = ya.numel() / n;
+  if (classification && yr != 1)
+    throw std::invalid_argument(y_path + ": " + std::to_string(yr) + " values per row, expected one class label per row (shape (n,))");
+  // Non-finite values: an error naming the element, or (drop_nonfinite) the row left out.
+  const auto xv = xa.values<double>();
+  const auto yv = ya.values<double>();
+  std::vector<int64_t> keep;
+  for (int64_t i = 0; i < n; ++i) {
+    bool finite = true;
+    for (auto [v, per, path] : {std::tuple{&xv, xr, &x_path}, std::tuple{&yv, yr, &y_path}})
+      for (int64_t j = i * per; j < (i + 1) * per && finite; ++j) {
+        if (std::isfinite((*v)[static_cast<size_t>(j)])) continue;
+        if (!drop_nonfinite)
+          throw std::invalid_argument(*path + ": " + cell(j, per) + ": " + std::to_string((*v)[static_cast<size_t>(j)]) +
+                                      ", expected a finite number (set [data] drop_nonfinite = true to leave such rows out)");
+        finite = false;
+      }
+    if (finite) keep.push_back(i);
+  }
+  if (keep.empty()) throw std::invalid_argument(x_path + ": no rows left after dropping those with NaN or infinite values");
   Dataset<T> d;
-  d.x = read_npy(x_path).tensor<T>();
-  auto y = read_npy(y_path);
-  if (y.shape.empty() || y.shape[0] != d.x.dim(0))
-    throw std::invalid_argument(y_path + ": " + std::to_string(y.shape.empty() ? 0 : y.shape[0]) + " rows, but " + x_path +
-                                " has " + std::to_string(d.x.dim(0)));
+  d.x = xa.tensor<T>();
   if (classification) {
-    d.labels = y.values<int64_t>();
+    for (int64_t i = 0; i < n; ++i) d.labels.push_back(class_label(yv[static_cast<size_t>(i)], y_path + ": row " + std::to_string(i + 1)));
     for (auto l : d.labels) d.classes = std::max<int64_t>(d.classes, l + 1);
   } else {
-    d.y = y.tensor<T>();
-    if (d.y.rank() == 1) d.y = d.y.reshape(core::Shape{d.y.dim(0), 1});
+    d.y = ya.tensor<T>().reshape(core::Shape{n, yr});
   }
+  if (static_cast<int64_t>(keep.size()) < n) d = d.subset(keep);
   return d;
 }
 
 template struct Dataset<float>;
 template struct Dataset<double>;
-template Dataset<float> load_csv<float>(const std::string&, std::vector<int>, bool);
-template Dataset<double> load_csv<double>(const std::string&, std::vector<int>, bool);
-template Dataset<float> load_arrays<float>(const std::string&, const std::string&, bool);
-template Dataset<double> load_arrays<double>(const std::string&, const std::string&, bool);
+template Dataset<float> load_arrays<float>(const std::string&, const std::string&, bool, bool);
+template Dataset<double> load_arrays<double>(const std::string&, const std::string&, bool, bool);
 
 }  // namespace trusty::io
