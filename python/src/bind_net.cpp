@@ -7,6 +7,7 @@
 #include "trusty/core/ops.hpp"
 #include "trusty/nn/layers.hpp"
 #include "trusty/nn/losses.hpp"
+#include "trusty/optim/options_check.hpp"
 #include "trusty/optim/trainer.hpp"
 
 namespace trusty::python {
@@ -69,6 +70,9 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
   py::class_<N, std::shared_ptr<N>>(m, ("MLP" + suffix).c_str(), "A multilayer perceptron with one flat parameter buffer")
       .def(py::init([](std::vector<int64_t> widths, std::string activation, std::string output_activation, std::string init,
                        double dropout, bool batch_norm, uint64_t seed) {
+             optim::check_mlp_widths(widths, "widths", [](const std::string& key, const std::string& message) {
+               throw py::value_error("MLP: argument " + key + ": " + message);
+             });
              auto n = std::make_shared<N>();
              n->widths = widths;
              n->activation = activation;
@@ -148,12 +152,19 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              oc.lr = lr;
              oc.momentum = momentum;
              oc.weight_decay = weight_decay < 0 ? (optimizer == "adamw" ? 0.01 : 0.0) : weight_decay;
+             // The same checks as `trusty train` (optim/options_check.hpp), naming the argument.
+             const optim::OptionFail fail = [](const std::string& key, const std::string& message) {
+               throw py::value_error("Trainer: argument " + key + ": " + message);
+             };
+             optim::check_optimizer_options(oc, fail);
              h->opt = optim::make_optimizer<T>(oc);
              optim::TrainConfig c{.epochs = epochs, .batch_size = batch_size, .loss = loss, .l1 = l1, .l2 = l2,
                                   .clip_norm = clip_norm, .patience = patience, .seed = seed, .checkpoint = checkpoint,
                                   .progress = progress};
              c.schedule = optim::Schedule::parse(schedule);
-             c.schedule.t_max = t_max > 0 ? t_max : epochs;
+             if (t_max < 0) fail("t_max", "expected an integer >= 1 (or 0: the number of epochs), got " + std::to_string(t_max));
+             c.schedule.t_max = t_max > 0 ? t_max : std::max(epochs, 1);
+             optim::check_train_options(c, fail);
              h->classification = loss == "auto" || loss == "cross_entropy";
              h->trainer = std::make_unique<optim::Trainer<T>>(*net->net, *h->opt, c);
              return h;
