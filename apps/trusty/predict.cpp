@@ -21,6 +21,12 @@ void predict_run(const RunSpec& spec, const std::string& dir, const std::string&
   int64_t rows = arr.shape.size() == 1 ? 1 : arr.shape[0], per_row = 1;
   for (size_t i = arr.shape.size() == 1 ? 0 : 1; i < arr.shape.size(); ++i) per_row *= arr.shape[i];
   auto x = arr.tensor<T>().reshape(core::Shape{rows, per_row});
+  const auto xs = x.span();
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (!std::isfinite(static_cast<double>(xs[i])))
+      throw std::invalid_argument(input + ": row " + std::to_string(static_cast<int64_t>(i) / per_row + 1) + ", column " +
+                                  std::to_string(static_cast<int64_t>(i) % per_row + 1) + ": " + std::to_string(static_cast<double>(xs[i])) +
+                                  ", expected a finite number");
   auto model = io::read_npz(dir + "/model.npz");
   // The widths are read back from the saved dense weights ([in, out], keyed
   // param/<layer>.weight): the first layer's input (MLPs; a CNN's input is its input_shape)
