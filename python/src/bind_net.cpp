@@ -210,6 +210,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              // raises the TypeError naming y (reading .dtype() of a non-array crashed).
              const bool cls = integer_array(y);
              auto d = dataset<T>(*h.net, x, y, cls, "x", "y");
+             if (d.size() == 0) throw py::value_error("x: 0 rows, expected at least one sample to evaluate on");
              auto ev = h.trainer->evaluate(d);
              py::dict r;
              r["loss"] = ev.loss;
@@ -218,7 +219,13 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              return r;
            },
            py::arg("x"), py::arg("y"))
-      .def("predict", [](TH& h, py::handle x) { return to_numpy<T>(h.trainer->predict(features<T>(x, "x", h.net->in()))); },
+      .def("predict",
+           [](TH& h, py::handle x) {
+             auto t = features<T>(x, "x", h.net->in());
+             // Zero rows in, zero rows out, with the network's output width.
+             if (t.dim(0) == 0) return to_numpy<T>(core::Tensor<T>(core::Shape{0, h.net->out()}));
+             return to_numpy<T>(h.trainer->predict(t));
+           },
            py::arg("x"))
       .def("save_checkpoint", [](TH& h, const std::string& p) { h.trainer->save_checkpoint(p); }, py::arg("path"))
       .def("load_checkpoint", [](TH& h, const std::string& p) { h.trainer->load_checkpoint(p); }, py::arg("path"))
