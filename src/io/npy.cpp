@@ -87,14 +87,13 @@ std::vector<char> encode_npy(const NpyArray& a) {
   size_t total = pre + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::vector<char> out;
-  const char magic[] = "\x93NUMPY\x01\x00";
-  out.insert(out.end(), magic, magic + 8);
+  // Sized once and filled with memcpy (GCC 12 warns falsely on vector<char>::insert here).
   const uint16_t len = static_cast<uint16_t>(header.size());
-  out.push_back(static_cast<char>(len & 0xff));
-  out.push_back(static_cast<char>(len >> 8));
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), a.data.begin(), a.data.end());
+  const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  std::vector<char> out(sizeof prefix + header.size() + a.data.size());
+  std::memcpy(out.data(), prefix, sizeof prefix);
+  std::memcpy(out.data() + sizeof prefix, header.data(), header.size());
+  if (!a.data.empty()) std::memcpy(out.data() + sizeof prefix + header.size(), a.data.data(), a.data.size());
   return out;
 }
 

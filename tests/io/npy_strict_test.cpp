@@ -18,10 +18,12 @@ std::vector<char> npy_with(std::string header, size_t data_bytes) {
   const size_t total = 10 + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::vector<char> b = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(header.size() & 0xff), static_cast<char>(header.size() >> 8)};
-  b.insert(b.end(), header.begin(), header.end());
-  b.resize(b.size() + data_bytes, '\0');
-  return b;
+  std::string b = std::string("\x93NUMPY\x01\x00", 8);
+  b += static_cast<char>(header.size() & 0xff);
+  b += static_cast<char>(header.size() >> 8);
+  b += header;
+  b.append(data_bytes, '\0');
+  return std::vector<char>(b.begin(), b.end());
 }
 
 std::string error_reading(const std::vector<char>& bytes, const std::string& name) {
