@@ -1,5 +1,6 @@
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "commands.hpp"
 #include "trusty/io/config.hpp"
@@ -24,6 +25,9 @@ int main(int argc, char** argv) {
     return trusty::apps::kExitBadInput;
   } catch (const trusty::optim::TrainingDiverged& e) {
     std::fprintf(stderr, "trusty: training stopped: %s\n", e.what());
+    return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "trusty: error: out of memory: the data, the network or the batch is too large for this machine\n");
     return 1;
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "trusty: error: %s\n", e.what());

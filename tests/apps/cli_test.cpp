@@ -146,7 +146,7 @@ TEST(Cli, BadInputNamesFileKeyAndExpectation) {
       {"epochs = 300", "epochs = \"many\"", "[train] epochs: expected an integer, got a string"},
       {"activation = \"tanh\"", "activation = \"swish\"", "[model] activation: expected one of identity"},
       {"name = \"xor\"", "x = \"missing.npy\"\ny = \"y.npy\"", "[data] x: data file"},
-      {"hidden = [8]", "hidden = [8, -1]", "[model] hidden: expected positive layer widths"},
+      {"hidden = [8]", "hidden = [8, -1]", "[model] hidden: expected layer widths in [1, 16777216], got -1"},
       {"seed = 3", "seed = 3\npatience = 2", "[train] patience: early stopping needs a validation set"},
   };
   for (const auto& c : cases) {
