@@ -40,7 +40,8 @@ ChainRunner::ChainRunner(const LogDensity& density, const SamplerOptions& option
   if (o_.algorithm == "hmclet")
     hmclet_.emplace(ham_, HmcletSettings{.eps_max = o_.hmclet_eps_max, .L_max = o_.hmclet_L_max,
                                          .window = o_.hmclet_window, .update_every = o_.hmclet_update_every,
-                                         .quasi_newton = o_.hmclet_quasi_newton, .delta = o_.delta});
+                                         .quasi_newton = o_.hmclet_quasi_newton, .delta = o_.delta,
+                                         .num_warmup = o_.num_warmup, .term_buffer = o_.term_buffer});
 }
 
 void ChainRunner::initialize_point() {

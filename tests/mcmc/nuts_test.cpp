@@ -105,9 +105,9 @@ TEST(Nuts, FunnelReportsDivergences) {
     g[0] = -v / 9 + 0.5 * ss * ev - 4.5;
     return -v * v / 18 - 0.5 * ss * ev - 4.5 * v;
   });
-  const auto chains = sample(f, {.num_warmup = 500, .num_samples = 500, .seed = 14});
+  const auto chains = sample(f, {.seed = 14});
   const int64_t div = test::count_divergent(chains);
-  EXPECT_GT(div, 0);
+  EXPECT_GT(div, 0);  // 24 of 4000 with this seed (4 to 24 over seeds 14-17)
   // Every divergent transition is flagged in its own row and the rows are consistent.
   for (const auto& c : chains) {
     ASSERT_EQ(c.divergent.size(), static_cast<size_t>(c.n_draws()));
