@@ -181,6 +181,23 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   std::filesystem::remove(path + ".chain1");
 }
 
+// gradient_evaluations counts every gradient: the leapfrog steps of all iterations (warmup
+// saved here, so all are visible) plus the initial point and the step-size heuristic's
+// one-step tries (at least two, at the start and after each of the 5 metric windows).
+TEST(Sampler, GradientEvaluationsCounted) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(3), test::log_spaced(3, 0.1, 10));
+  const auto chains = sample(*density, {.chains = 2, .seed = 46, .save_warmup = true});
+  for (const auto& c : chains) {
+    ASSERT_EQ(c.n_draws(), 2000);
+    EXPECT_EQ(c.n_warmup_saved, 1000);
+    int64_t steps = 0;
+    for (int n : c.n_leapfrog) steps += n;
+    const int64_t extra = c.gradient_evaluations - steps;
+    EXPECT_GE(extra, 1 + 6 * 2);   // init + ≥ 2 one-step tries at each of 6 initialisations
+    EXPECT_LE(extra, 1 + 6 * 20);  // a few doublings or halvings each (22 and 23 here)
+  }
+}
+
 // The draws go through the Stan CSV writer and reader unchanged (every number, the adapted
 // step size and metric, the saved warmup rows).
 TEST(Sampler, ChainsRoundTripThroughStanCsv) {
