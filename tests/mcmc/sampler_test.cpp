@@ -70,6 +70,7 @@ TEST(Sampler, NonFiniteInitialPointNamed) {
   });
   EXPECT_MESSAGE(sample(nan_lp, {.init = {0.5}}), "init: at the initial point the log density is nan");
   EXPECT_MESSAGE(sample(nan_lp, {}), "no initial point with a finite log density and gradient in 100 random draws");
+  EXPECT_MESSAGE(sample(nan_lp, {}), "(at the last, the log density is nan)");
   FunctionDensity inf_grad(1, [](std::span<const double> q, std::span<double> g) {
     g[0] = q[0] > 0 ? INFINITY : -q[0];
     return -0.5 * q[0] * q[0];
