@@ -75,8 +75,9 @@ void validate(const SamplerOptions& options, int64_t dim);
 
 // Called after each iteration of each chain (from that chain's thread: must be thread-safe)
 // with the chain index (0-based), the iterations done and the total. Returning false stops
-// every chain after its current iteration; their draws so far are returned (and saved to
-// their checkpoints when checkpoint_path is set).
+// every chain after its current iteration; their draws so far are returned (fewer rows than
+// requested: resume from the checkpoints, saved when checkpoint_path is set, to complete
+// them). An exception from the callback or the density stops every chain and is rethrown.
 using ProgressFn = std::function<bool(int chain, int64_t iteration, int64_t total)>;
 
 std::vector<ChainDraws> sample(const LogDensity& density, const SamplerOptions& options,
