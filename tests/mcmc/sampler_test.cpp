@@ -176,6 +176,14 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   o.resume = true;
   const auto resumed = sample(*density, o);
   expect_identical(full[0], resumed[0]);
+  // Resuming a completed run returns its draws without sampling again.
+  expect_identical(full[0], sample(*density, o)[0]);
+  // A truncated file is refused, naming it.
+  const std::string file = path + ".chain1";
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+  EXPECT_MESSAGE(sample(*density, o), file + ": truncated or corrupt checkpoint");
+  std::filesystem::remove(file);
+  sample(*density, o);  // recreate it from scratch (no file: a fresh start)
   // A checkpoint from other options is refused with the field named.
   o.seed = 44;
   EXPECT_MESSAGE(sample(*density, o), "checkpoint was written with a different seed");
