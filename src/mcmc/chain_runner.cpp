@@ -95,7 +95,10 @@ void ChainRunner::end_warmup() {
   if (hmclet_) {
     hmclet_->end_warmup();
     eps_ = hmclet_->eps_max();
-  } else if (o_.num_warmup > 0) {
+  } else if (o_.num_warmup > 0 && da_.counter > 0) {
+    // exp(x̄); but when a metric window ended on the last warmup iteration (term_buffer = 0)
+    // dual averaging was just restarted, x̄ = 0, and Stan would return ε = 1 (stan-dev/stan
+    // pull request 3345): keep the step size just re-initialised for the new metric instead.
     eps_ = da_.final_step_size();
   }
 }
