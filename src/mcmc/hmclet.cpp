@@ -92,7 +92,7 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
   ring_.row(n_seen_ % s_.window) = z.q.transpose();
   ++n_seen_;
   const bool moved = z.q != prev_q_;
-  if (iteration_ % s_.update_every == 0) {
+  if (iteration_ % s_.update_every == 0 && iteration_ <= s_.num_warmup - s_.term_buffer) {
     update_covariance();
     if (s_.eps_max <= 0) {
       da_.mu = std::log(10 * eps_max_);

@@ -7,6 +7,7 @@
 
 #include "mcmc/targets.hpp"
 #include "trusty/mcmc/adaptation.hpp"
+#include "trusty/mcmc/sampler.hpp"
 
 namespace trusty::mcmc {
 namespace {
@@ -108,6 +109,31 @@ TEST(StepSizeAdaptation, InitialStepSizeFollowsTheScale) {
     EXPECT_EQ(z.q[0], sigma);  // the point is restored
     EXPECT_EQ(std::log2(eps), std::round(std::log2(eps)));  // a power of two times 1
   }
+}
+
+// A window of one draw has no variance estimate: the metric stays as it was.
+TEST(WindowedAdaptation, SingleDrawWindowKeepsTheMetric) {
+  WindowedAdaptation w(MetricKind::diag_e, 1, 100, 10, 10, 1);  // first window: iteration 10
+  Metric m(MetricKind::diag_e, 1);
+  m.set_inv_diag(Eigen::VectorXd::Constant(1, 4.0));
+  Eigen::VectorXd q(1);
+  for (int64_t i = 0; i <= 10; ++i) {
+    q[0] = static_cast<double>(i);
+    EXPECT_EQ(w.learn(m, q), i == 10);
+  }
+  EXPECT_EQ(m.inv_metric()(0, 0), 4.0);
+}
+
+// term_buffer = 0: the last window ends on the last warmup iteration and restarts dual
+// averaging; the final step size is the one re-initialised for that metric, not exp(0) = 1.
+TEST(StepSizeAdaptation, NoTerminalBufferKeepsAReinitialisedStep) {
+  const auto f = test::diag_gaussian(Eigen::VectorXd::Zero(2), Eigen::VectorXd::Constant(2, 0.01));
+  const auto chains = sample(*f, {.num_warmup = 150, .num_samples = 100, .chains = 1, .seed = 6,
+                                  .init_buffer = 75, .term_buffer = 0, .window = 25});
+  EXPECT_NE(chains[0].step_size, 1.0);
+  EXPECT_GT(chains[0].step_size, 0.1);   // the metric has learnt the 0.01 scale: ε ~ 1
+  EXPECT_LT(chains[0].step_size, 10.0);
+  EXPECT_LT(std::abs(chains[0].inv_metric(0, 0) / 1e-4 - 1), 0.5);
 }
 
 }  // namespace

@@ -53,6 +53,7 @@ TEST(Hmclet, Gaussian10DScales01To10Diag) {
   const auto density = test::diag_gaussian(mu, sigma);
   const auto chains = sample(*density, {.algorithm = "hmclet", .seed = 33});
   expect_moments(chains, mu, sigma.array().square());
+  EXPECT_EQ(test::count_divergent(chains), 0);  // ε_max stays below the stability limit
   // ε is drawn in (0, ε_max] and L in [1, L_max] every iteration.
   const double eps_max = chains[0].step_size;
   for (size_t i = 0; i < chains[0].stepsize.size(); ++i) {
@@ -67,6 +68,7 @@ TEST(Hmclet, Gaussian2DCorrelatedDense) {
   const auto density = test::gaussian(t.mu, t.cov);
   const auto chains = sample(*density, {.algorithm = "hmclet", .seed = 34, .metric = "dense_e"});
   expect_moments(chains, t.mu, t.cov.diagonal());
+  EXPECT_EQ(test::count_divergent(chains), 0);
 }
 
 TEST(Hmclet, QuasiNewtonGaussian10D) {
@@ -74,6 +76,7 @@ TEST(Hmclet, QuasiNewtonGaussian10D) {
   const auto density = test::diag_gaussian(mu, sigma);
   const auto chains = sample(*density, {.algorithm = "hmclet", .seed = 35, .hmclet_quasi_newton = true});
   expect_moments(chains, mu, sigma.array().square());
+  EXPECT_EQ(test::count_divergent(chains), 0);
   EXPECT_EQ(chains[0].metric, "dense_e");
 }
 
@@ -84,6 +87,7 @@ TEST(Hmclet, QuasiNewtonGaussian2DCorrelated) {
   const auto density = test::gaussian(t.mu, t.cov);
   const auto chains = sample(*density, {.algorithm = "hmclet", .seed = 36, .hmclet_quasi_newton = true});
   expect_moments(chains, t.mu, t.cov.diagonal());
+  EXPECT_EQ(test::count_divergent(chains), 0);
   const Eigen::MatrixXd& m = chains[0].inv_metric;
   EXPECT_NEAR(m(0, 1) / std::sqrt(m(0, 0) * m(1, 1)), 0.99, 0.01);
 }

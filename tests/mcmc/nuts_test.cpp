@@ -90,9 +90,9 @@ TEST(Nuts, LinearRegressionMatchesConjugatePosterior) {
 // integrated with one step size: NUTS must report divergences, not hide them.
 TEST(Nuts, FunnelReportsDivergences) {
   const FunnelTarget f(10);
-  const auto chains = sample(f, {.num_warmup = 500, .num_samples = 500, .seed = 14});
+  const auto chains = sample(f, {.seed = 14});
   const int64_t div = test::count_divergent(chains);
-  EXPECT_GT(div, 0);
+  EXPECT_GT(div, 0);  // 24 of 4000 with this seed (4 to 24 over seeds 14-17)
   // Every divergent transition is flagged in its own row and the rows are consistent.
   for (const auto& c : chains) {
     ASSERT_EQ(c.divergent.size(), static_cast<size_t>(c.n_draws()));

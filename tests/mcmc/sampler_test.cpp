@@ -70,6 +70,7 @@ TEST(Sampler, NonFiniteInitialPointNamed) {
   });
   EXPECT_MESSAGE(sample(nan_lp, {.init = {0.5}}), "init: at the initial point the log density is nan");
   EXPECT_MESSAGE(sample(nan_lp, {}), "no initial point with a finite log density and gradient in 100 random draws");
+  EXPECT_MESSAGE(sample(nan_lp, {}), "(at the last, the log density is nan)");
   FunctionDensity inf_grad(1, [](std::span<const double> q, std::span<double> g) {
     g[0] = q[0] > 0 ? INFINITY : -q[0];
     return -0.5 * q[0] * q[0];
@@ -175,10 +176,35 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   o.resume = true;
   const auto resumed = sample(*density, o);
   expect_identical(full[0], resumed[0]);
+  // Resuming a completed run returns its draws without sampling again.
+  expect_identical(full[0], sample(*density, o)[0]);
+  // A truncated file is refused, naming it.
+  const std::string file = path + ".chain1";
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+  EXPECT_MESSAGE(sample(*density, o), file + ": truncated or corrupt checkpoint");
+  std::filesystem::remove(file);
+  sample(*density, o);  // recreate it from scratch (no file: a fresh start)
   // A checkpoint from other options is refused with the field named.
   o.seed = 44;
   EXPECT_MESSAGE(sample(*density, o), "checkpoint was written with a different seed");
   std::filesystem::remove(path + ".chain1");
+}
+
+// gradient_evaluations counts every gradient: the leapfrog steps of all iterations (warmup
+// saved here, so all are visible) plus the initial point and the step-size heuristic's
+// one-step tries (at least two, at the start and after each of the 5 metric windows).
+TEST(Sampler, GradientEvaluationsCounted) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(3), test::log_spaced(3, 0.1, 10));
+  const auto chains = sample(*density, {.chains = 2, .seed = 46, .save_warmup = true});
+  for (const auto& c : chains) {
+    ASSERT_EQ(c.n_draws(), 2000);
+    EXPECT_EQ(c.n_warmup_saved, 1000);
+    int64_t steps = 0;
+    for (int n : c.n_leapfrog) steps += n;
+    const int64_t extra = c.gradient_evaluations - steps;
+    EXPECT_GE(extra, 1 + 6 * 2);   // init + ≥ 2 one-step tries at each of 6 initialisations
+    EXPECT_LE(extra, 1 + 6 * 20);  // a few doublings or halvings each (22 and 23 here)
+  }
 }
 
 // The draws go through the Stan CSV writer and reader unchanged (every number, the adapted

@@ -8,7 +8,9 @@
 // Burn-in (the num_warmup iterations):
 //  - covariance metric: the last `window` draws of the chain are kept in a ring; every
 //    `update_every` iterations M⁻¹ ← n/(n+5) Σ̂ + 10⁻³·5/(n+5) I from the n draws in the ring
-//    (diagonal or dense as the metric option says; the regularisation is Stan's);
+//    (diagonal or dense as the metric option says; the regularisation is Stan's), except in
+//    the last `term_buffer` burn-in iterations, which adapt ε_max to the final metric (as
+//    Stan's terminal buffer does);
 //  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
 //    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
 //    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄);
@@ -50,6 +52,8 @@ struct HmcletSettings {
   int64_t update_every = 25;
   bool quasi_newton = false;
   double delta = 0.8;
+  int64_t num_warmup = 0;    // burn-in length, and its terminal buffer without metric updates
+  int64_t term_buffer = 50;
 };
 
 class Hmclet {
