@@ -79,7 +79,12 @@ void Hmclet::bfgs_update(const PhasePoint& z) {
 
 Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double& eps_used) {
   const double u = rng.uniform(), u2 = rng.uniform();
-  const double eps = eps_max_ * (1.0 - u);
+  // While ε_max is adapted, trajectories use ε_max itself, so that dual averaging aims the
+  // acceptance at δ for the LARGEST step and every randomised step ε_max (1 − u) of the
+  // sampling phase is at most that one. Adapting on the randomised steps' mean acceptance
+  // instead pushed ε_max past the leapfrog's stability limit (seen as tens of divergences
+  // on a 0.99-correlated Gaussian for some seeds).
+  const double eps = warmup && s_.eps_max <= 0 ? eps_max_ : eps_max_ * (1.0 - u);
   const int64_t L = 1 + static_cast<int64_t>(std::floor(static_cast<double>(s_.L_max) * u2));
   eps_used = eps;
   prev_q_ = z.q;

@@ -206,7 +206,7 @@ std::vector<Case> catalogue() {
       // [data]: sources and keys
       data_key("no_source", "task = \"classification\"", {"[data] name: expected exactly one of name, csv or x/y"}),
       data_key("two_sources", "name = \"xor\"\ncsv = \"d.csv\"", {"[data] name: expected exactly one of name, csv or x/y"}),
-      data_key("unknown_name", "name = \"cifar\"", {"[data] name: expected one of mnist, fashion-mnist, xor, or, and, quadratic, got 'cifar'"}),
+      data_key("unknown_name", "name = \"cifar\"", {"[data] name: expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, got 'cifar'"}),
       data_key("missing_csv", "csv = \"missing.csv\"", {"[data] csv: data file '{d}/missing.csv' does not exist"}),
       data_key("csv_is_a_directory", "csv = \"adir\"", {"[data] csv: '{d}/adir' is a directory, expected a data file"}),
       data_key("x_without_y", "x = \"d.csv\"", {"[data] y: x is given, so y (the targets, .npy) is required"}),

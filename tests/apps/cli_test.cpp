@@ -1,6 +1,7 @@
 // The `trusty` command end to end: outputs of train/predict/search, and bad input giving
 // one message with the file, the key and what was expected, exit code 2.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -27,7 +28,7 @@ Run run(const std::string& args) {
   return {WEXITSTATUS(status), out};
 }
 std::string dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("trusty_cli_" + name);
+  auto d = fs::temp_directory_path() / ("trusty_cli_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d.string();

@@ -45,7 +45,8 @@ inline CliRun run_trusty(const std::vector<std::string>& args, const std::vector
 }
 
 inline std::string fresh_dir(const std::string& name) {
-  auto d = std::filesystem::temp_directory_path() / ("trusty_" + name);
+  // The process id keeps runs of the suite side by side (two build trees) apart.
+  auto d = std::filesystem::temp_directory_path() / ("trusty_" + std::to_string(::getpid()) + "_" + name);
   std::filesystem::remove_all(d);
   std::filesystem::create_directories(d);
   return d.string();

@@ -13,7 +13,9 @@
 //    Stan's terminal buffer does);
 //  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
 //    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
-//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄);
+//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄).
+//    While it is adapted the trajectories use ε = ε_max (L still random), so δ is the
+//    acceptance of the largest step and no sampling step exceeds it;
 //  - quasi-Newton preconditioner (optional): H, a BFGS estimate of the inverse Hessian of
 //    U = −ln π, built from the (θ, ∇U) pairs of successive accepted iterations:
 //      s = θ_new − θ_old, y = ∇U_new − ∇U_old, ρ = 1/(sᵀy),
