@@ -41,7 +41,7 @@ GaussianField::GaussianField(int64_t n) : n_(n), fft_(std::make_unique<Fft>()) {
   logk_.assign(static_cast<size_t>(m), 0.0);
   for (int64_t i = 0; i < n_; ++i)
     for (int64_t j = 0; j < n_; ++j) {
-      const double kx = static_cast<double>(i < n_ / 2 ? i : i - n_), ky = static_cast<double>(j < n_ / 2 ? j : j - n_);
+      const double kx = static_cast<double>(2 * i < n_ ? i : i - n_), ky = static_cast<double>(2 * j < n_ ? j : j - n_);
       if (i || j) logk_[static_cast<size_t>(i * n_ + j)] = 0.5 * std::log(kx * kx + ky * ky);
     }
   Buffer a(m), b(m);

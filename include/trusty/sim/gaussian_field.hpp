@@ -1,7 +1,7 @@
 // 2-D Gaussian random fields with a power-law spectrum, and the log-normal field made from
 // them (Charnock, Lavaux & Wandelt 2018, §IV). θ = (A, B), P(k) = A k^(−B) on an N×N periodic
-// grid, k = |(k_x, k_y)| in units of the fundamental frequency (k_x, k_y integers in
-// [−N/2, N/2)); the k = 0 mode is zero.
+// grid, k = |(k_x, k_y)| in units of the fundamental frequency (k_x, k_y the DFT
+// frequencies, |k_x|, |k_y| ≤ N/2); the k = 0 mode is zero.
 //
 // Convention: with D = FFT(δ) (unnormalised DFT, M = N² pixels), E|D_k|² = M P(k). A field is
 // δ = IFFT(√P · FFT(w)) / M for white noise w ~ N(0, 1) per pixel from Rng(seed, index).
