@@ -3,6 +3,7 @@
 #include <Eigen/Dense>
 #include <array>
 #include <cmath>
+#include <limits>
 #include <sstream>
 #include <stdexcept>
 
@@ -53,7 +54,12 @@ Var<double> factor(const Var<double>& a, const char* what) {
   bool finite = A.allFinite();
   if (finite) {
     try {
-      return core::cholesky(a);
+      auto l = core::cholesky(a);
+      // A pivot ratio below √(1000 ε) is a numerically singular matrix (rank-deficient
+      // summaries factor "successfully" on rounding noise): treat it as not PD.
+      double lo = INFINITY, hi = 0;
+      for (int64_t i = 0; i < n; ++i) lo = std::min(lo, l.data()[i * n + i]), hi = std::max(hi, l.data()[i * n + i]);
+      if (lo > std::sqrt(1000 * std::numeric_limits<double>::epsilon()) * hi) return l;
     } catch (const core::NotPositiveDefinite&) {
     }
   }
