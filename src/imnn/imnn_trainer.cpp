@@ -142,7 +142,17 @@ void ImnnTrainer::fit() {
     std::copy(best_params_.begin(), best_params_.end(), p.begin());
   }
   const SimulationSet& final_set = val_ ? *val_ : training_set();
-  stats_ = step_statistics(final_set, false);
+  stats_ = evaluate(final_set);
+}
+
+FisherSummary ImnnTrainer::evaluate(const SimulationSet& s) {
+  s.validate("evaluation set");
+  const auto x = summaries(s.fiducial);
+  const int64_t m = x.dim(1), nd = s.n_d(), p = s.n_params();
+  const auto xd = summaries(s.derivatives.reshape(Shape{nd * 2 * p, s.data_size()})).reshape(Shape{nd, 2, p, m});
+  core::GradScope<double> scope;
+  auto v = fisher_statistics(core::constant(x), seed_matched_mean_derivative(core::constant(xd), s.delta_theta), o_.loss);
+  return summarise(v);
 }
 
 const FisherSummary& ImnnTrainer::statistics() const {

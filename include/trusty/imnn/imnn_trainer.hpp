@@ -65,6 +65,9 @@ class ImnnTrainer {
 
   // One loss evaluation; writes d loss/d weights into net.gradients() when `grad`.
   FisherSummary step_statistics(const SimulationSet& s, bool grad);
+  // The statistics of a (possibly large) set with the current weights, the network run in
+  // chunks (bounded memory, no gradient): for held-out sets.
+  FisherSummary evaluate(const SimulationSet& s);
   // Network outputs for data [n, *data_shape] (or [n, data_size]) as [n, n_summaries].
   Tensor<double> summaries(const Tensor<double>& data);
 
