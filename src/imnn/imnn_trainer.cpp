@@ -116,6 +116,8 @@ void ImnnTrainer::fit() {
   if (train_) train_batch = train_->batch();
   if (val_) val_batch = val_->batch();
   stopped_early_ = false;
+  if (!live_params_.empty()) std::copy(live_params_.begin(), live_params_.end(), net_.parameters().begin());
+  live_params_.clear();
   while (iteration_ < o_.max_iterations) {
     const auto t0 = std::chrono::steady_clock::now();
     const SimulationSet& set = training_set();
@@ -139,6 +141,7 @@ void ImnnTrainer::fit() {
   }
   if (o_.keep_best && !best_params_.empty()) {
     auto p = net_.parameters();
+    live_params_.assign(p.begin(), p.end());
     std::copy(best_params_.begin(), best_params_.end(), p.begin());
   }
   const SimulationSet& final_set = val_ ? *val_ : training_set();
@@ -184,6 +187,7 @@ void ImnnTrainer::save_checkpoint(const std::string& path) const {
                          best_value_};
   z["imnn/state"] = io::NpyArray::from<double>(st, {4});
   z["imnn/best_params"] = io::NpyArray::from<double>(best_params_, {static_cast<int64_t>(best_params_.size())});
+  z["imnn/live_params"] = io::NpyArray::from<double>(live_params_, {static_cast<int64_t>(live_params_.size())});
   std::vector<double> h;
   for (const auto& r : history_) {
     auto v = flatten(r);
@@ -212,6 +216,7 @@ void ImnnTrainer::load_checkpoint(const std::string& path) {
   iteration_ = static_cast<int64_t>(s[0]), best_iteration_ = static_cast<int64_t>(s[1]);
   since_best_ = static_cast<int64_t>(s[2]), best_value_ = s[3];
   best_params_ = need("imnn/best_params").values<double>();
+  live_params_ = need("imnn/live_params").values<double>();  // non-empty: fit() resumes from these
   auto h = need("imnn/history").values<double>();
   history_.clear();
   for (size_t i = 0; i + kRecordFields <= h.size(); i += kRecordFields) history_.push_back(unflatten(h.data() + i));

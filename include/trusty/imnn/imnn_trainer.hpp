@@ -58,7 +58,9 @@ class ImnnTrainer {
   void set_simulator(const sim::Simulator& s);  // fresh simulations every step
 
   // Trains until max_iterations or early stopping, then restores the best weights (if
-  // keep_best) and computes statistics() on the validation set (else the training set).
+  // keep_best) and computes statistics() on the validation set (else fresh simulations).
+  // The optimiser's own weights are kept aside: a later fit() or a checkpoint continues from
+  // them, exactly.
   void fit();
   // Called after every step; return false to stop.
   std::function<bool(const StepRecord&)> on_step;
@@ -94,6 +96,7 @@ class ImnnTrainer {
   int64_t iteration_ = 0, best_iteration_ = -1, since_best_ = 0;
   double best_value_ = -1;
   std::vector<double> best_params_;
+  std::vector<double> live_params_;  // the optimiser's weights while the best are shown
   bool stopped_early_ = false;
   std::optional<FisherSummary> stats_;
 };
