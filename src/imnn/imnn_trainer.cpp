@@ -52,7 +52,7 @@ void TrainOptions::validate() const {
 }
 
 ImnnTrainer::ImnnTrainer(nn::Module<double>& net, optim::Optimizer<double>& opt, TrainOptions o)
-    : net_(net), opt_(opt), o_(std::move(o)) {
+    : net_(net), opt_(opt), o_(std::move(o)), base_lr_(opt.lr()) {
   o_.validate();
   if (!net_.finalized()) throw std::invalid_argument("ImnnTrainer: finalize() the network first");
 }
@@ -121,6 +121,7 @@ void ImnnTrainer::fit() {
   while (iteration_ < o_.max_iterations) {
     const auto t0 = std::chrono::steady_clock::now();
     const SimulationSet& set = training_set();
+    opt_.set_lr(o_.schedule.lr_at(static_cast<int>(iteration_), base_lr_));
     auto s = run(net_, train_ ? *train_batch : set.batch(), set, o_.loss, true);
     StepRecord r{iteration_, s.det_fisher, s.det_cov, s.det_inv_cov, s.lambda2, s.r, s.loss};
     if (val_) {

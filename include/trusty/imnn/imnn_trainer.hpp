@@ -32,6 +32,10 @@ struct TrainOptions {
   int64_t min_iterations = 100;
   int64_t patience = 100;
   bool keep_best = true;
+  // Learning rate per step from the optimiser's initial lr (optim::Schedule's closed forms,
+  // with steps in place of epochs); constant by default. A decaying rate lets the weights
+  // settle where the noisy per-step Fisher estimates would keep them moving.
+  optim::Schedule schedule;
   // Simulations on the fly (set_simulator): n_s, n_d per step, δθ, seed.
   int64_t n_s = 0, n_d = 0;
   std::vector<double> delta_theta;
@@ -94,7 +98,7 @@ class ImnnTrainer {
   SimulationSet fresh_;
   std::vector<StepRecord> history_;
   int64_t iteration_ = 0, best_iteration_ = -1, since_best_ = 0;
-  double best_value_ = -1;
+  double best_value_ = -1, base_lr_ = 0;
   std::vector<double> best_params_;
   std::vector<double> live_params_;  // the optimiser's weights while the best are shown
   bool stopped_early_ = false;
