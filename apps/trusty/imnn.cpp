@@ -25,7 +25,8 @@ namespace {
 struct ImnnSpec {
   std::string config_path, simulator;
   int64_t n_data = 10, grid = 32;
-  std::string fiducial, derivatives, val_fiducial, val_derivatives;  // simulator = "npy"
+  std::string fiducial, derivatives, val_fiducial, val_derivatives;  // simulator = "npy", mode 1
+  std::string gradients, val_gradients;                               // simulator = "npy", mode 2
   imnn::TrainOptions train;
   int64_t n_summaries = 0, validation = 1000, checkpoint_every = 100;
   bool fresh = true;
@@ -53,11 +54,15 @@ void parse_simulator(const io::Config& root, ImnnSpec& s) {
   };
   if (s.simulator == "npy") {
     s.fiducial = file("fiducial", true);
-    s.derivatives = file("derivatives", true);
+    s.derivatives = file("derivatives", false);
+    s.gradients = file("gradients", false);
+    if (s.derivatives.empty() == s.gradients.empty())
+      t.fail("derivatives", "expected exactly one of derivatives (seed-matched, (n_d, 2, n_params, *data_shape)) or gradients (dd/dθ, (n_d, *data_shape, n_params))");
     s.val_fiducial = file("validation_fiducial", false);
     s.val_derivatives = file("validation_derivatives", false);
-    if (s.val_fiducial.empty() != s.val_derivatives.empty())
-      t.fail("validation_derivatives", "give both validation_fiducial and validation_derivatives, or neither");
+    s.val_gradients = file("validation_gradients", false);
+    if (!s.val_fiducial.empty() && (s.gradients.empty() ? s.val_derivatives.empty() : s.val_gradients.empty()))
+      t.fail("validation_fiducial", std::string("a validation set needs ") + (s.gradients.empty() ? "validation_derivatives" : "validation_gradients") + " too");
   } else if (s.simulator == "gaussian_field" || s.simulator == "lognormal_field") {
     s.grid = t.get_int("grid", s.grid);
     if (s.grid < 2) t.fail("grid", "expected a grid size N >= 2, got " + std::to_string(s.grid));
@@ -72,9 +77,14 @@ void parse_imnn(const io::Config& root, ImnnSpec& s) {
   auto& o = s.train;
   o.theta_fid = doubles(t, "theta_fid", 0);
   if (o.theta_fid.empty()) t.fail("theta_fid", "expected one fiducial value per parameter");
-  o.delta_theta = doubles(t, "delta_theta", o.theta_fid.size());
+  if (s.gradients.empty() || t.has("delta_theta")) o.delta_theta = doubles(t, "delta_theta", o.theta_fid.size());
   for (double d : o.delta_theta)
     if (!(d > 0)) t.fail("delta_theta", "expected positive finite-difference steps, got " + std::to_string(d));
+  const bool npy_gradients = !s.gradients.empty();
+  const auto mode = t.get_choice("derivatives", {"seed_matched", "gradient"}, npy_gradients ? "gradient" : "seed_matched");
+  o.derivatives = mode == "gradient" ? imnn::TrainOptions::Derivatives::gradient : imnn::TrainOptions::Derivatives::seed_matched;
+  if (s.simulator == "npy" && npy_gradients != (mode == "gradient"))
+    t.fail("derivatives", "'" + mode + "' does not match the [simulator] files (" + (npy_gradients ? "gradients" : "derivatives") + " given)");
   o.n_s = t.get_int("n_s", 1000);
   o.n_d = t.get_int("n_d", o.n_s);
   if (o.n_s < 2 || o.n_d < 1 || o.n_d > o.n_s) t.fail("n_d", "expected n_s >= 2 and 1 <= n_d <= n_s");
@@ -159,20 +169,30 @@ Sources prepare(const ImnnSpec& s) {
   Sources src;
   const auto& o = s.train;
   const std::string where = s.config_path + ": [imnn] theta_fid";
+  const auto p = static_cast<int64_t>(o.theta_fid.size());
   if (s.simulator == "npy") {
-    src.train = imnn::load_set(s.fiducial, s.derivatives, o.delta_theta);
-    if (!s.val_fiducial.empty())
-      src.val = imnn::load_set(s.val_fiducial, s.val_derivatives, o.delta_theta, src.train->data_shape().to_vector());
+    if (!s.gradients.empty()) {
+      src.train = imnn::load_gradient_set(s.fiducial, s.gradients, p);
+      if (!s.val_fiducial.empty()) src.val = imnn::load_gradient_set(s.val_fiducial, s.val_gradients, p, src.train->data_shape().to_vector());
+    } else {
+      src.train = imnn::load_set(s.fiducial, s.derivatives, o.delta_theta);
+      if (!s.val_fiducial.empty())
+        src.val = imnn::load_set(s.val_fiducial, s.val_derivatives, o.delta_theta, src.train->data_shape().to_vector());
+    }
     src.data_size = src.train->data_size();
     return src;
   }
+  const bool mode2 = o.derivatives == imnn::TrainOptions::Derivatives::gradient;
   src.simulator = make_simulator(s);
   if (src.simulator->n_params() != static_cast<int64_t>(o.theta_fid.size()))
     throw io::ConfigError(where + ": simulator '" + src.simulator->name() + "' takes " + std::to_string(src.simulator->n_params()) +
                           " parameters, got " + std::to_string(o.theta_fid.size()));
-  if (!s.fresh) src.train = imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, 0, o.n_s, o.n_d);
-  if (s.validation)
-    src.val = imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, kValidationFirst, s.validation, s.validation);
+  auto make = [&](int64_t first, int64_t n_s, int64_t n_d) {
+    return mode2 ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, first, n_s, n_d)
+                 : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, first, n_s, n_d);
+  };
+  if (!s.fresh) src.train = make(0, o.n_s, o.n_d);
+  if (s.validation) src.val = make(kValidationFirst, s.validation, s.validation);
   src.data_size = src.simulator->data_size();
   return src;
 }

@@ -22,17 +22,43 @@ StepRecord unflatten(const double* v) {
   return {static_cast<int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
 }
 
+const nn::Sequential<double>& sequential(const nn::Module<double>& net) {
+  auto* s = dynamic_cast<const nn::Sequential<double>*>(&net);
+  if (!s) throw std::invalid_argument("IMNN derivative mode 2 needs an nn::Sequential of Dense and activation layers, got " + net.describe());
+  return *s;
+}
+
+std::vector<int64_t> owners(int64_t nd, int64_t p) {  // tangent row (i, α) belongs to simulation i
+  std::vector<int64_t> o(static_cast<size_t>(nd * p));
+  for (int64_t r = 0; r < nd * p; ++r) o[static_cast<size_t>(r)] = r / p;
+  return o;
+}
+
+// Summaries [n_s, m] and ∂μ/∂θ [p, m] of one set's batch, on the tape.
+std::pair<core::Var<double>, core::Var<double>> summaries_and_dmu(nn::Module<double>& net, const Tensor<double>& batch,
+                                                                  const Tensor<double>& tangents, const SimulationSet& set) {
+  const int64_t ns = set.n_s(), p = set.n_params(), nd = set.n_d(), rows = batch.dim(0);
+  if (!set.seed_matched()) {
+    auto o = forward_with_tangents(sequential(net), parameters_leaf(net), core::constant_ref(batch), core::constant_ref(tangents),
+                                   owners(nd, p));
+    const int64_t m = o.x.dim(1);
+    auto dx = core::permute(core::reshape(o.dx, Shape{nd, p, m}), std::vector<int>{0, 2, 1});  // [n_d, m, p]
+    return {o.x, mean_derivative(dx)};
+  }
+  auto x = net.forward(core::constant_ref(batch));
+  if (x.rank() != 2 || x.dim(0) != rows)
+    throw std::invalid_argument("IMNN: the network must map [batch, data] to [batch, n_summaries], got " + x.shape().str());
+  auto xd = core::reshape(core::slice(x, 0, ns, rows), Shape{nd, 2, p, x.dim(1)});
+  return {core::slice(x, 0, 0, ns), seed_matched_mean_derivative(xd, set.delta_theta)};
+}
+
 // The network's forward pass over one set's batch, the statistics, and (grad) backward.
 FisherSummary run(nn::Module<double>& net, const Tensor<double>& batch, const SimulationSet& set, const LossOptions& loss,
                   bool grad) {
   core::GradScope<double> scope;
-  auto x = net.forward(core::constant_ref(batch));
-  const int64_t ns = set.n_s(), p = set.n_params(), nd = set.n_d(), rows = batch.dim(0);
-  if (x.rank() != 2 || x.dim(0) != rows)
-    throw std::invalid_argument("IMNN: the network must map [batch, data] to [batch, n_summaries], got " + x.shape().str());
-  const int64_t m = x.dim(1);
-  auto xd = core::reshape(core::slice(x, 0, ns, rows), Shape{nd, 2, p, m});
-  auto v = fisher_statistics(core::slice(x, 0, 0, ns), seed_matched_mean_derivative(xd, set.delta_theta), loss);
+  const Tensor<double> tangents = set.seed_matched() ? Tensor<double>() : set.tangents();
+  auto [x, dmu] = summaries_and_dmu(net, batch, tangents, set);
+  auto v = fisher_statistics(x, dmu, loss);
   if (!std::isfinite(v.loss.item())) throw std::runtime_error("IMNN: the loss is not finite (" + std::to_string(v.loss.item()) + ")");
   if (grad) {
     net.zero_grad();
@@ -80,7 +106,7 @@ void ImnnTrainer::set_simulator(const sim::Simulator& s) {
   if (o_.n_s < 2 || o_.n_d < 1 || o_.n_d > o_.n_s)
     throw std::invalid_argument("IMNN options n_s, n_d: expected n_s >= 2 and 1 <= n_d <= n_s, got n_s = " +
                                 std::to_string(o_.n_s) + ", n_d = " + std::to_string(o_.n_d));
-  if (o_.delta_theta.size() != o_.theta_fid.size())
+  if (o_.derivatives == TrainOptions::Derivatives::seed_matched && o_.delta_theta.size() != o_.theta_fid.size())
     throw std::invalid_argument("IMNN option delta_theta: expected " + std::to_string(o_.theta_fid.size()) + " values, got " +
                                 std::to_string(o_.delta_theta.size()));
   sim_ = &s;
@@ -89,7 +115,9 @@ void ImnnTrainer::set_simulator(const sim::Simulator& s) {
 const SimulationSet& ImnnTrainer::training_set() {
   if (train_) return *train_;
   if (!sim_) throw std::logic_error("ImnnTrainer: call set_training or set_simulator before fit");
-  fresh_ = simulate_set(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d);
+  fresh_ = o_.derivatives == TrainOptions::Derivatives::gradient
+               ? simulate_gradient_set(*sim_, o_.theta_fid, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d)
+               : simulate_set(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d);
   return fresh_;
 }
 
@@ -153,10 +181,26 @@ FisherSummary ImnnTrainer::evaluate(const SimulationSet& s) {
   s.validate("evaluation set");
   const auto x = summaries(s.fiducial);
   const int64_t m = x.dim(1), nd = s.n_d(), p = s.n_params();
-  const auto xd = summaries(s.derivatives.reshape(Shape{nd * 2 * p, s.data_size()})).reshape(Shape{nd, 2, p, m});
+  if (s.seed_matched()) {
+    const auto xd = summaries(s.derivatives.reshape(Shape{nd * 2 * p, s.data_size()})).reshape(Shape{nd, 2, p, m});
+    core::GradScope<double> scope;
+    return summarise(fisher_statistics(core::constant(x), seed_matched_mean_derivative(core::constant(xd), s.delta_theta), o_.loss));
+  }
+  // Mode 2 in chunks of simulations: ∂x/∂θ [n_d, m, p].
+  const auto data = s.fiducial.contiguous().reshape(Shape{s.n_s(), s.data_size()});
+  const auto tangents = s.tangents();
+  Tensor<double> dx(Shape{nd, p, m});
+  constexpr int64_t kChunk = 1024;
+  for (int64_t i = 0; i < nd; i += kChunk) {
+    const int64_t n = std::min(nd, i + kChunk) - i;
+    core::GradScope<double> scope;
+    auto o = forward_with_tangents(sequential(net_), parameters_leaf(net_), core::constant(data.slice(0, i, i + n).contiguous()),
+                                   core::constant(tangents.slice(0, i * p, (i + n) * p).contiguous()), owners(n, p));
+    std::copy(o.dx.data(), o.dx.data() + o.dx.numel(), dx.data() + i * p * m);
+  }
   core::GradScope<double> scope;
-  auto v = fisher_statistics(core::constant(x), seed_matched_mean_derivative(core::constant(xd), s.delta_theta), o_.loss);
-  return summarise(v);
+  auto dmu = mean_derivative(core::permute(core::constant(dx), std::vector<int>{0, 2, 1}));
+  return summarise(fisher_statistics(core::constant(x), dmu, o_.loss));
 }
 
 const FisherSummary& ImnnTrainer::statistics() const {

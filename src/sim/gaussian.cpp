@@ -43,6 +43,13 @@ std::optional<std::vector<double>> GaussianVariance::score(std::span<const doubl
   return std::vector<double>{-static_cast<double>(n_) / (2 * v) + ss / (2 * v * v)};
 }
 
+// d = √Σ z: ∂d/∂Σ = z/(2√Σ) = d/(2Σ).
+bool GaussianVariance::simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
+  simulate(theta, seed, index, out);
+  for (auto& v : out) v /= 2 * theta[0];
+  return true;
+}
+
 GaussianMeanVariance::GaussianMeanVariance(int64_t n_data) : n_(n_data) { require_n(n_, "GaussianMeanVariance"); }
 
 void GaussianMeanVariance::simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
@@ -63,6 +70,18 @@ std::optional<std::vector<double>> GaussianMeanVariance::score(std::span<const d
     s2 += (x - theta[0]) * (x - theta[0]);
   }
   return std::vector<double>{s1 / v, -static_cast<double>(n_) / (2 * v) + s2 / (2 * v * v)};
+}
+
+// d = μ + √Σ z: ∂d/∂μ = 1, ∂d/∂Σ = (d − μ)/(2Σ); layout [n, 2].
+bool GaussianMeanVariance::simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index,
+                                             std::span<double> out) const {
+  std::vector<double> d(static_cast<size_t>(n_));
+  simulate(theta, seed, index, d);
+  for (size_t i = 0; i < d.size(); ++i) {
+    out[2 * i] = 1;
+    out[2 * i + 1] = (d[i] - theta[0]) / (2 * theta[1]);
+  }
+  return true;
 }
 
 }  // namespace trusty::sim

@@ -141,6 +141,22 @@ TEST(ImnnCli, ConstantSimulationsGiveANotPositiveDefiniteError) {
   EXPECT_FALSE(fs::exists(d + "/out/results.json"));
 }
 
+TEST(ImnnCli, PrecomputedGradientsTrainInMode2AndAreShapeChecked) {
+  const auto d = dir("grad");
+  trusty::io::write_npy(d + "/fid.npy", array({100, 10}));
+  trusty::io::write_npy(d + "/dd.npy", array({50, 10, 1}));
+  const std::string cfg = "[simulator]\nname = \"npy\"\nfiducial = \"" + d + "/fid.npy\"\ngradients = \"" + d + "/dd.npy\"\n" +
+                          "[imnn]\ntheta_fid = [1.0]\n[model]\nhidden = [8]\nactivation = \"tanh\"\n[train]\nmax_iterations = 5\n";
+  auto r = run(write(d, "c.toml", cfg) + " --out " + d + "/out");
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_EQ(read_json(d + "/out/results.json")["history"]["steps"].get<int>(), 5);
+  trusty::io::write_npy(d + "/dd.npy", array({50, 1, 10}));  // the (n_d, n_params, *data_shape) mistake
+  r = run(write(d, "c.toml", cfg) + " --out " + d + "/out2");
+  EXPECT_EQ(r.code, 2) << r.out;
+  EXPECT_NE(r.out.find("(n_d, 10, n_params), found (50, 1, 10)"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(d + "/out2/results.json"));
+}
+
 TEST(ImnnCli, ConfigMistakesNameTheKey) {
   const auto d = dir("config");
   auto r = run(write(d, "c.toml", small(5) + "learning_rate = 0.1\n") + " --out " + d + "/out");

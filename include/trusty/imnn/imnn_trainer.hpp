@@ -19,6 +19,7 @@
 
 #include "trusty/imnn/fisher.hpp"
 #include "trusty/imnn/simulation_set.hpp"
+#include "trusty/imnn/tangent_forward.hpp"
 #include "trusty/nn/module.hpp"
 #include "trusty/optim/optimizer.hpp"
 #include "trusty/sim/simulator.hpp"
@@ -36,7 +37,10 @@ struct TrainOptions {
   // with steps in place of epochs); constant by default. A decaying rate lets the weights
   // settle where the noisy per-step Fisher estimates would keep them moving.
   optim::Schedule schedule;
-  // Simulations on the fly (set_simulator): n_s, n_d per step, δθ, seed.
+  // Simulations on the fly (set_simulator): n_s, n_d per step, δθ, seed, and whether the
+  // derivatives are seed-matched differences (mode 1) or the simulator's dd/dθ chained
+  // with the network's input Jacobian (mode 2).
+  enum class Derivatives { seed_matched, gradient } derivatives = Derivatives::seed_matched;
   int64_t n_s = 0, n_d = 0;
   std::vector<double> delta_theta;
   uint64_t seed = 0;

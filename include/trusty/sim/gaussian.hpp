@@ -17,6 +17,7 @@ class GaussianVariance final : public Simulator {
   void simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
   std::optional<Tensor<double>> fisher(std::span<const double> theta) const override;
   std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const override;
+  bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
 
  private:
   int64_t n_;
@@ -31,6 +32,7 @@ class GaussianMeanVariance final : public Simulator {
   void simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
   std::optional<Tensor<double>> fisher(std::span<const double> theta) const override;
   std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const override;
+  bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
 
  private:
   int64_t n_;

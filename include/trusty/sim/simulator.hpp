@@ -34,6 +34,11 @@ class Simulator {
   virtual std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const {
     return std::nullopt;
   }
+  // dd/dθ of simulation `index` at theta, [*data_shape, n_params] row-major, for derivative
+  // mode 2; false when the simulator cannot give it.
+  virtual bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
+    return false;
+  }
   int64_t data_size() const { return data_shape().numel(); }
 };
 
