@@ -123,6 +123,12 @@ void parse_train(const io::Config& root, ImnnSpec& s) {
   s.checkpoint_every = t.get_int("checkpoint_every", 100);
   if (s.checkpoint_every < 1) t.fail("checkpoint_every", "expected a positive number of steps");
   s.init_seed = static_cast<uint64_t>(t.get_int("seed", 0));
+  auto& sc = o.schedule;
+  sc = optim::Schedule::parse(t.get_choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant"));
+  sc.step_size = static_cast<int>(t.get_int("step_size", 100));
+  sc.gamma = t.get_double("gamma", 0.1);
+  sc.t_max = static_cast<int>(t.get_int("t_max", o.max_iterations));
+  sc.eta_min = t.get_double("eta_min", 0);
 }
 
 ImnnSpec parse_imnn_spec(const std::string& path) {
