@@ -157,6 +157,41 @@ TEST(ImnnCli, PrecomputedGradientsTrainInMode2AndAreShapeChecked) {
   EXPECT_FALSE(fs::exists(d + "/out2/results.json"));
 }
 
+TEST(ImnnCli, GaussianFieldRunsWithACnn) {
+  const auto d = dir("grf");
+  const std::string cfg = R"([simulator]
+name = "gaussian_field"
+grid = 16
+[imnn]
+theta_fid = [1.0, 2.0]
+delta_theta = [0.1, 0.1]
+n_s = 100
+n_d = 50
+validation = 100
+[model]
+type = "cnn"
+input_shape = [1, 16, 16]
+[[model.layers]]
+type = "conv"
+channels = 4
+kernel = 3
+padding = "periodic"
+activation = "elu"
+[[model.layers]]
+type = "avg_pool"
+window = 16
+[[model.layers]]
+type = "flatten"
+[train]
+max_iterations = 3
+)";
+  auto r = run(write(d, "c.toml", cfg) + " --out " + d + "/out");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto j = read_json(d + "/out/results.json");
+  EXPECT_EQ(j["fisher_analytic"].size(), 2u);
+  EXPECT_GT(j["det_fisher_analytic"].get<double>(), 0.0);
+}
+
 TEST(ImnnCli, ConfigMistakesNameTheKey) {
   const auto d = dir("config");
   auto r = run(write(d, "c.toml", small(5) + "learning_rate = 0.1\n") + " --out " + d + "/out");
