@@ -98,6 +98,8 @@ void parse_imnn(const io::Config& root, ImnnSpec& s) {
   s.fresh = t.get_bool("fresh", s.simulator != "npy");
   if (s.fresh && s.simulator == "npy") t.fail("fresh", "fresh simulations need a simulator, not precomputed .npy files");
   s.validation = t.get_int("validation", 1000);
+  o.validate_every = t.get_int("validate_every", 1);
+  if (o.validate_every < 1) t.fail("validate_every", "expected a positive number of steps");
   if (s.validation != 0 && s.validation < 2) t.fail("validation", "expected 0 (none) or a set size >= 2");
   o.seed = static_cast<uint64_t>(t.get_int("seed", 0));
 }

@@ -75,6 +75,7 @@ void TrainOptions::validate() const {
   if (max_iterations < 1) bad("max_iterations", "expected a positive number, got " + std::to_string(max_iterations));
   if (min_iterations < 0) bad("min_iterations", "expected >= 0, got " + std::to_string(min_iterations));
   if (patience < 1) bad("patience", "expected a positive number, got " + std::to_string(patience));
+  if (validate_every < 1) bad("validate_every", "expected a positive number of steps, got " + std::to_string(validate_every));
 }
 
 ImnnTrainer::ImnnTrainer(nn::Module<double>& net, optim::Optimizer<double>& opt, TrainOptions o)
@@ -126,16 +127,14 @@ FisherSummary ImnnTrainer::step_statistics(const SimulationSet& s, bool grad) {
 }
 
 bool ImnnTrainer::early_stop(const StepRecord& r) {
-  const double v = val_ ? r.val_det_fisher : r.det_fisher;
+  const double v = val_ ? r.val_det_fisher : r.det_fisher;  // NaN on steps without validation
   if (v > best_value_) {
     best_value_ = v;
     best_iteration_ = r.iteration;
-    since_best_ = 0;
     auto p = net_.parameters();
     best_params_.assign(p.begin(), p.end());
-  } else {
-    ++since_best_;
   }
+  since_best_ = r.iteration - best_iteration_;
   return r.iteration + 1 >= o_.min_iterations && since_best_ >= o_.patience;
 }
 
@@ -152,7 +151,7 @@ void ImnnTrainer::fit() {
     opt_.set_lr(o_.schedule.lr_at(static_cast<int>(iteration_), base_lr_));
     auto s = run(net_, train_ ? *train_batch : set.batch(), set, o_.loss, true);
     StepRecord r{iteration_, s.det_fisher, s.det_cov, s.det_inv_cov, s.lambda2, s.r, s.loss};
-    if (val_) {
+    if (val_ && (iteration_ % o_.validate_every == 0 || iteration_ + 1 == o_.max_iterations)) {
       auto v = run(net_, *val_batch, *val_, o_.loss, false);
       r.val_det_fisher = v.det_fisher, r.val_det_cov = v.det_cov, r.val_det_inv_cov = v.det_inv_cov;
       r.val_lambda2 = v.lambda2, r.val_r = v.r, r.val_loss = v.loss;

@@ -33,6 +33,9 @@ struct TrainOptions {
   int64_t min_iterations = 100;
   int64_t patience = 100;
   bool keep_best = true;
+  // Validate every this many steps: a large validation set (small noise in its det F, so
+  // little selection bias in the kept weights) at a fraction of the cost.
+  int64_t validate_every = 1;
   // Learning rate per step from the optimiser's initial lr (optim::Schedule's closed forms,
   // with steps in place of epochs); constant by default. A decaying rate lets the weights
   // settle where the noisy per-step Fisher estimates would keep them moving.
