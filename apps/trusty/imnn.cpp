@@ -28,7 +28,7 @@ struct ImnnSpec {
   std::string fiducial, derivatives, val_fiducial, val_derivatives;  // simulator = "npy", mode 1
   std::string gradients, val_gradients;                               // simulator = "npy", mode 2
   imnn::TrainOptions train;
-  int64_t n_summaries = 0, validation = 1000, checkpoint_every = 100;
+  int64_t n_summaries = 0, validation = 1000, test = 0, checkpoint_every = 100;
   bool fresh = true;
   ModelSpec model;
   optim::OptimizerConfig optimizer;
@@ -99,6 +99,8 @@ void parse_imnn(const io::Config& root, ImnnSpec& s) {
   if (s.fresh && s.simulator == "npy") t.fail("fresh", "fresh simulations need a simulator, not precomputed .npy files");
   s.validation = t.get_int("validation", 1000);
   o.validate_every = t.get_int("validate_every", 1);
+  s.test = t.get_int("test", 0);
+  if (s.test != 0 && (s.test < 2 || s.simulator == "npy")) t.fail("test", "expected 0 (none) or a held-out set size >= 2 (simulators only)");
   if (o.validate_every < 1) t.fail("validate_every", "expected a positive number of steps");
   if (s.validation != 0 && s.validation < 2) t.fail("validation", "expected 0 (none) or a set size >= 2");
   o.seed = static_cast<uint64_t>(t.get_int("seed", 0));
@@ -163,8 +165,9 @@ nlohmann::json matrix(const Tensor<double>& t) {
   return j;
 }
 
-// Validation simulations use indices from here on, apart from any training index.
-constexpr int64_t kValidationFirst = int64_t{1} << 40;
+// Validation and held-out test simulations use indices from here on, apart from any
+// training index.
+constexpr int64_t kValidationFirst = int64_t{1} << 40, kTestFirst = int64_t{1} << 41;
 
 struct Sources {
   std::unique_ptr<sim::Simulator> simulator;
@@ -231,6 +234,16 @@ nlohmann::json results(const ImnnSpec& spec, const Sources& src, imnn::ImnnTrain
       r["det_fisher_analytic"] = det;
       r["det_fisher_ratio"] = st.det_fisher / det;
     }
+  if (src.simulator && spec.test) {  // held out: fresh simulations no step has seen
+    const auto& o = spec.train;
+    auto test = o.derivatives == imnn::TrainOptions::Derivatives::gradient
+                    ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, kTestFirst, spec.test, spec.test)
+                    : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, kTestFirst, spec.test, spec.test);
+    auto ts = t.evaluate(test);
+    r["test_simulations"] = spec.test;
+    r["test_fisher"] = matrix(ts.fisher);
+    r["test_det_fisher"] = ts.det_fisher;
+  }
   const auto& h = t.history();
   nlohmann::json hs;
   hs["steps"] = t.iteration();
