@@ -6,6 +6,10 @@
 
 namespace trusty::sim {
 
+// Out of line: inlined, GCC 12 speculatively devirtualises data_shape() to
+// FunctionSimulator's and then warns (-Warray-bounds) about other simulators.
+int64_t Simulator::data_size() const { return data_shape().numel(); }
+
 FunctionSimulator::FunctionSimulator(std::string name, int64_t n_params, Shape data_shape, SimulateFn fn)
     : name_(std::move(name)), n_params_(n_params), shape_(data_shape), fn_(std::move(fn)) {
   if (n_params_ < 1) throw std::invalid_argument("FunctionSimulator '" + name_ + "': n_params must be positive");

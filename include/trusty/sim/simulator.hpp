@@ -39,7 +39,7 @@ class Simulator {
   virtual bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
     return false;
   }
-  int64_t data_size() const { return data_shape().numel(); }
+  int64_t data_size() const;  // data_shape().numel()
 };
 
 // A user's simulator in C++: fn(theta, rng-ready seed, index, out).
