@@ -11,6 +11,7 @@
 #include "commands.hpp"
 #include "run_dir.hpp"
 #include "setup.hpp"
+#include "trusty/core/kernels/blas.hpp"
 #include "trusty/imnn/estimator.hpp"
 #include "trusty/imnn/imnn_trainer.hpp"
 #include "trusty/sim/gaussian.hpp"
@@ -127,6 +128,8 @@ void parse_train(const io::Config& root, ImnnSpec& s) {
   s.checkpoint_every = t.get_int("checkpoint_every", 100);
   if (s.checkpoint_every < 1) t.fail("checkpoint_every", "expected a positive number of steps");
   s.init_seed = static_cast<uint64_t>(t.get_int("seed", 0));
+  o.threads = static_cast<int>(t.get_int("threads", 1));
+  if (o.threads < 1) t.fail("threads", "expected a positive number of threads");
   auto& sc = o.schedule;
   sc = optim::Schedule::parse(t.get_choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant"));
   sc.step_size = static_cast<int>(t.get_int("step_size", 100));
@@ -199,8 +202,8 @@ Sources prepare(const ImnnSpec& s) {
     throw io::ConfigError(where + ": simulator '" + src.simulator->name() + "' takes " + std::to_string(src.simulator->n_params()) +
                           " parameters, got " + std::to_string(o.theta_fid.size()));
   auto make = [&](int64_t first, int64_t n_s, int64_t n_d) {
-    return mode2 ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, first, n_s, n_d)
-                 : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, first, n_s, n_d);
+    return mode2 ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, first, n_s, n_d, o.threads)
+                 : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, first, n_s, n_d, o.threads);
   };
   if (!s.fresh) src.train = make(0, o.n_s, o.n_d);
   if (s.validation) src.val = make(kValidationFirst, s.validation, s.validation);
@@ -237,8 +240,8 @@ nlohmann::json results(const ImnnSpec& spec, const Sources& src, imnn::ImnnTrain
   if (src.simulator && spec.test) {  // held out: fresh simulations no step has seen
     const auto& o = spec.train;
     auto test = o.derivatives == imnn::TrainOptions::Derivatives::gradient
-                    ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, kTestFirst, spec.test, spec.test)
-                    : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, kTestFirst, spec.test, spec.test);
+                    ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, kTestFirst, spec.test, spec.test, o.threads)
+                    : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, kTestFirst, spec.test, spec.test, o.threads);
     auto ts = t.evaluate(test);
     r["test_simulations"] = spec.test;
     r["test_fisher"] = matrix(ts.fisher);
@@ -261,6 +264,7 @@ nlohmann::json results(const ImnnSpec& spec, const Sources& src, imnn::ImnnTrain
 }
 
 nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool resume, bool verbose) {
+  core::kernels::set_blas_threads(spec.train.threads);  // as `trusty train` does
   auto src = prepare(spec);
   auto net = build_model<double>(spec.model, src.data_size, spec.n_summaries);
   net->finalize(spec.init_seed);

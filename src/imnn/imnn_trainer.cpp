@@ -75,6 +75,7 @@ void TrainOptions::validate() const {
   if (max_iterations < 1) bad("max_iterations", "expected a positive number, got " + std::to_string(max_iterations));
   if (min_iterations < 0) bad("min_iterations", "expected >= 0, got " + std::to_string(min_iterations));
   if (patience < 1) bad("patience", "expected a positive number, got " + std::to_string(patience));
+  if (threads < 1) bad("threads", "expected a positive number, got " + std::to_string(threads));
   if (validate_every < 1) bad("validate_every", "expected a positive number of steps, got " + std::to_string(validate_every));
 }
 
@@ -117,8 +118,8 @@ const SimulationSet& ImnnTrainer::training_set() {
   if (train_) return *train_;
   if (!sim_) throw std::logic_error("ImnnTrainer: call set_training or set_simulator before fit");
   fresh_ = o_.derivatives == TrainOptions::Derivatives::gradient
-               ? simulate_gradient_set(*sim_, o_.theta_fid, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d)
-               : simulate_set(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d);
+               ? simulate_gradient_set(*sim_, o_.theta_fid, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d, o_.threads)
+               : simulate_set(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d, o_.threads);
   return fresh_;
 }
 

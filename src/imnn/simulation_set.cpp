@@ -81,35 +81,35 @@ Tensor<double> SimulationSet::tangents() const {
 }
 
 SimulationSet simulate_set(const sim::Simulator& s, std::span<const double> theta_fid, std::span<const double> delta_theta,
-                           uint64_t seed, int64_t first, int64_t n_s, int64_t n_d) {
+                           uint64_t seed, int64_t first, int64_t n_s, int64_t n_d, int threads) {
   if (n_s < 2 || n_d < 1 || n_d > n_s)
     throw std::invalid_argument("simulate_set: expected n_s >= 2 and 1 <= n_d <= n_s, got n_s = " + std::to_string(n_s) +
                                 ", n_d = " + std::to_string(n_d));
   SimulationSet set;
-  set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s);
-  set.derivatives = sim::simulate_derivatives(s, theta_fid, delta_theta, seed, first, n_d);
+  set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s, threads);
+  set.derivatives = sim::simulate_derivatives(s, theta_fid, delta_theta, seed, first, n_d, threads);
   set.delta_theta.assign(delta_theta.begin(), delta_theta.end());
   return set;
 }
 
 SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                    int64_t n_s, int64_t n_d) {
+                                    int64_t n_s, int64_t n_d, int threads) {
   if (n_s < 2 || n_d < 1 || n_d > n_s)
     throw std::invalid_argument("simulate_gradient_set: expected n_s >= 2 and 1 <= n_d <= n_s, got n_s = " + std::to_string(n_s) +
                                 ", n_d = " + std::to_string(n_d));
   SimulationSet set;
-  set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s);
+  set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s, threads);
   const int64_t per = s.data_size() * s.n_params();
   auto shape = s.data_shape().to_vector();
   shape.insert(shape.begin(), n_d);
   shape.push_back(s.n_params());
   set.gradients = Tensor<double>(Shape(std::span<const int64_t>(shape)));
-  for (int64_t i = 0; i < n_d; ++i) {
+  sim::parallel_for(n_d, threads, [&](int64_t i) {
     std::span<double> out(set.gradients.data() + i * per, static_cast<size_t>(per));
     if (!s.simulate_gradient(theta_fid, seed, first + i, out))
       throw std::invalid_argument("simulator '" + s.name() + "' gives no dd/dθ: use seed-matched derivatives (mode 1)");
     sim::check_finite(out, "dd/dθ of simulation " + std::to_string(first + i) + " of '" + s.name() + "'");
-  }
+  });
   return set;
 }
 

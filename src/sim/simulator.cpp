@@ -1,8 +1,11 @@
 #include "trusty/sim/simulator.hpp"
 
+#include <algorithm>
 #include <cmath>
+#include <exception>
 #include <sstream>
 #include <stdexcept>
+#include <thread>
 
 namespace trusty::sim {
 
@@ -55,17 +58,46 @@ Shape prepend(std::initializer_list<int64_t> lead, const Shape& s) {
 }
 }  // namespace
 
-Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n) {
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn) {
+  const int64_t workers = std::clamp<int64_t>(threads, 1, std::max<int64_t>(1, n));
+  if (workers == 1) {
+    for (int64_t i = 0; i < n; ++i) fn(i);
+    return;
+  }
+  std::vector<std::exception_ptr> errors(static_cast<size_t>(workers));
+  std::vector<int64_t> failed(static_cast<size_t>(workers), n);
+  std::vector<std::thread> pool;
+  for (int64_t w = 0; w < workers; ++w)
+    pool.emplace_back([&, w] {
+      const int64_t lo = n * w / workers, hi = n * (w + 1) / workers;
+      for (int64_t i = lo; i < hi; ++i) {
+        try {
+          fn(i);
+        } catch (...) {
+          errors[static_cast<size_t>(w)] = std::current_exception();
+          failed[static_cast<size_t>(w)] = i;
+          return;
+        }
+      }
+    });
+  for (auto& t : pool) t.join();
+  const auto first = std::min_element(failed.begin(), failed.end()) - failed.begin();
+  if (errors[static_cast<size_t>(first)]) std::rethrow_exception(errors[static_cast<size_t>(first)]);
+}
+
+Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n,
+                              int threads) {
   require_params(s, theta, "simulate_batch");
   const int64_t m = s.data_size();
   Tensor<double> out(prepend({n}, s.data_shape()));
   double* p = out.data();
-  for (int64_t i = 0; i < n; ++i) run_one(s, theta, seed, first + i, {p + i * m, static_cast<size_t>(m)});
+  parallel_for(n, threads, [&](int64_t i) { run_one(s, theta, seed, first + i, {p + i * m, static_cast<size_t>(m)}); });
   return out;
 }
 
 Tensor<double> simulate_derivatives(const Simulator& s, std::span<const double> theta,
-                                    std::span<const double> delta_theta, uint64_t seed, int64_t first, int64_t n) {
+                                    std::span<const double> delta_theta, uint64_t seed, int64_t first, int64_t n,
+                                    int threads) {
   require_params(s, theta, "simulate_derivatives");
   const int64_t p = s.n_params(), m = s.data_size();
   if (static_cast<int64_t>(delta_theta.size()) != p)
@@ -75,14 +107,15 @@ Tensor<double> simulate_derivatives(const Simulator& s, std::span<const double> 
     if (!(d > 0)) throw std::invalid_argument("simulate_derivatives: delta_theta entries must be positive, got " + std::to_string(d));
   Tensor<double> out(prepend({n, 2, p}, s.data_shape()));
   double* o = out.data();
-  std::vector<double> th(theta.begin(), theta.end());
-  for (int64_t i = 0; i < n; ++i)
+  parallel_for(n, threads, [&](int64_t i) {
+    std::vector<double> th(theta.begin(), theta.end());
     for (int64_t side = 0; side < 2; ++side)
       for (int64_t a = 0; a < p; ++a) {
         th[static_cast<size_t>(a)] = theta[static_cast<size_t>(a)] + (side ? 0.5 : -0.5) * delta_theta[static_cast<size_t>(a)];
         run_one(s, th, seed, first + i, {o + ((i * 2 + side) * p + a) * m, static_cast<size_t>(m)});
         th[static_cast<size_t>(a)] = theta[static_cast<size_t>(a)];
       }
+  });
   return out;
 }
 

@@ -47,6 +47,7 @@ struct TrainOptions {
   int64_t n_s = 0, n_d = 0;
   std::vector<double> delta_theta;
   uint64_t seed = 0;
+  int threads = 1;  // for the fresh simulations (results do not depend on it)
   void validate() const;  // throws naming the option
 };
 

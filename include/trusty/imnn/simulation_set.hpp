@@ -40,12 +40,12 @@ struct SimulationSet {
 
 // Simulations seed, index first .. first+n_s−1 (derivatives seed-matched to the first n_d).
 SimulationSet simulate_set(const sim::Simulator& s, std::span<const double> theta_fid, std::span<const double> delta_theta,
-                           uint64_t seed, int64_t first, int64_t n_s, int64_t n_d);
+                           uint64_t seed, int64_t first, int64_t n_s, int64_t n_d, int threads = 1);
 
 // Mode 2: n_s simulations and, for the first n_d, the simulator's dd/dθ (throws when the
 // simulator has none).
 SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                    int64_t n_s, int64_t n_d);
+                                    int64_t n_s, int64_t n_d, int threads = 1);
 
 // Reads the two .npy files and checks their shapes against each other, n_params and
 // (when not empty) data_shape; messages name the file and the expected and found shapes.

@@ -63,14 +63,24 @@ class FunctionSimulator final : public Simulator {
 };
 
 // Simulations first .. first+n-1 at theta as one array [n, *data_shape]. Throws
-// std::invalid_argument naming the simulator, the index and θ when a value is not finite.
-Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n);
+// std::invalid_argument naming the simulator, the index and θ when a value is not finite
+// (the lowest such index, whatever the thread count). `threads` splits the indices into
+// contiguous ranges; each simulation depends only on (θ, seed, index), so the result is the
+// same bit for bit for any thread count. simulate() must then be safe to call concurrently
+// (the built-ins are).
+Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n,
+                              int threads = 1);
 
 // Seed-matched simulations for central differences, [n, 2, n_params, *data_shape]: entry
 // (i, 0, a) is simulation first+i at θ − δθ_a/2·e_a, entry (i, 1, a) at θ + δθ_a/2·e_a
 // (delta_theta is the full spacing).
 Tensor<double> simulate_derivatives(const Simulator& s, std::span<const double> theta,
-                                    std::span<const double> delta_theta, uint64_t seed, int64_t first, int64_t n);
+                                    std::span<const double> delta_theta, uint64_t seed, int64_t first, int64_t n,
+                                    int threads = 1);
+
+// Runs fn(i) for i in [0, n) on up to `threads` threads in contiguous ranges (one thread when
+// n is small); rethrows the exception of the lowest failing i.
+void parallel_for(int64_t n, int threads, const std::function<void(int64_t)>& fn);
 
 // Throws std::invalid_argument naming `what` and the first non-finite element.
 void check_finite(std::span<const double> v, const std::string& what);
