@@ -15,6 +15,7 @@ int main(int argc, char** argv) {
   trusty::apps::register_search(app);
   trusty::apps::register_data(app);
   trusty::apps::register_sample(app);
+  trusty::apps::register_imnn(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
