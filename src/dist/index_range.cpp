@@ -1,5 +1,6 @@
 #include "trusty/dist/index_range.hpp"
 
+#include <algorithm>
 #include <stdexcept>
 
 namespace trusty::dist {
@@ -13,6 +14,13 @@ IndexRange split(int64_t n, int rank, int size) {
   const int64_t base = n / size, extra = n % size;
   const int64_t begin = rank * base + (rank < extra ? rank : extra);
   return {begin, begin + base + (rank < extra ? 1 : 0)};
+}
+
+IndexRange split_chunks(int64_t n, int64_t chunk, int rank, int size) {
+  if (chunk < 1) throw std::invalid_argument("dist::split_chunks: chunk = " + std::to_string(chunk) + ", expected >= 1");
+  if (n < 0) throw std::invalid_argument("dist::split_chunks: n = " + std::to_string(n) + ", expected n >= 0");
+  const IndexRange c = split(n / chunk + (n % chunk != 0 ? 1 : 0), rank, size);
+  return {std::min(n, c.begin * chunk), std::min(n, c.end * chunk)};
 }
 
 std::string tiling_error(std::span<const IndexRange> ranges, int64_t n_total) {

@@ -55,6 +55,31 @@ TEST(DistSplit, RefusesBadArguments) {
   EXPECT_THROW(split(5, -1, 2), std::invalid_argument);
 }
 
+TEST(DistSplitChunks, WholeChunksTileOnChunkBoundaries) {
+  for (int64_t n : {0, 1, 5, 64, 65, 1000, 1001}) {
+    for (int64_t chunk : {1, 7, 64, 2000}) {
+      for (int size : {1, 2, 3, 5, 40}) {
+        std::vector<IndexRange> shares;
+        for (int r = 0; r < size; ++r) shares.push_back(split_chunks(n, chunk, r, size));
+        const std::string where = "n=" + std::to_string(n) + " chunk=" + std::to_string(chunk) + " size=" + std::to_string(size);
+        EXPECT_EQ(tiling_error(shares, n), "") << where;
+        for (const IndexRange& s : shares) {
+          if (s.empty()) continue;
+          EXPECT_EQ(s.begin % chunk, 0) << where;
+          EXPECT_TRUE(s.end == n || s.end % chunk == 0) << where;
+        }
+      }
+    }
+  }
+  EXPECT_EQ(split_chunks(1000, 64, 0, 1), (IndexRange{0, 1000}));
+  EXPECT_EQ(split_chunks(1000, 64, 0, 2), (IndexRange{0, 512}));  // 16 chunks: 8 + 8
+  EXPECT_EQ(split_chunks(1000, 64, 1, 2), (IndexRange{512, 1000}));
+  EXPECT_EQ(split_chunks(10, 4, 0, 2), (IndexRange{0, 8}));  // 3 chunks: 2 + 1
+  EXPECT_EQ(split_chunks(10, 4, 1, 2), (IndexRange{8, 10}));
+  EXPECT_THROW(split_chunks(10, 0, 0, 1), std::invalid_argument);
+  EXPECT_THROW(split_chunks(-1, 4, 0, 1), std::invalid_argument);
+}
+
 TEST(DistIndexRange, ContainsIsHalfOpen) {
   const IndexRange r{3, 5};
   EXPECT_FALSE(r.contains(2));

@@ -25,6 +25,16 @@ struct IndexRange {
 // outside [0, size).
 IndexRange split(int64_t n, int rank, int size);
 
+// Rank `rank`'s share of [0, n) when the indices are grouped in fixed chunks of `chunk`
+// ([0, chunk), [chunk, 2 chunk), ..., the last one shorter) and whole chunks are split over
+// the ranks with split(). Each share begins on a chunk boundary, so a rank that walks its
+// share in steps of `chunk` meets exactly the chunks one process meets walking [0, n).
+// Use it when a computation's bits depend on how many rows are processed together: a
+// network's forward pass over a batch does (a GEMM over 64 rows and over 1,000 rows gives
+// some outputs that differ in the last bit), so batches must be the same fixed chunks on
+// one process and on N ranks. Throws std::invalid_argument on chunk < 1 or as split().
+IndexRange split_chunks(int64_t n, int64_t chunk, int rank, int size);
+
 // Empty when `ranges` (one per rank, in rank order) tile [0, n_total) exactly —
 // each range well formed, each beginning where the one before ended, the first at 0 and
 // the last at n_total — otherwise a message naming the first offending rank.
