@@ -6,6 +6,9 @@
 // rows itself and runs the same statistics serially — the one-process answer. The two must
 // agree bit for bit, for even and uneven splits, more ranks than rows, ranks with no rows and
 // lopsided tilings. Argument errors must make every rank throw (no rank left hanging).
+// The same for summaries: a small network's outputs for 1,000 inputs, computed in fixed
+// chunks of 64 inputs spread over the ranks (split_chunks), then the mean and covariance —
+// as one IMNN step does with its simulations.
 // Exit 0 when every check passed on this rank; mpirun fails the test if any rank exits 1.
 #include <cmath>
 #include <cstdio>
@@ -16,8 +19,10 @@
 #include <vector>
 
 #include "trusty/core/rng.hpp"
+#include "trusty/core/tape.hpp"
 #include "trusty/dist/reduce.hpp"
 #include "trusty/dist/world.hpp"
+#include "trusty/nn/layers.hpp"
 
 using namespace trusty;
 
@@ -98,6 +103,50 @@ void check_reductions() {
   }
 }
 
+// Network outputs [e - b, m] for inputs b .. e-1 (input i drawn from Rng(seed + 1, i)), as one batch.
+std::vector<double> network_rows(nn::Module<double>& net, int64_t b, int64_t e, int64_t d) {
+  core::Tensor<double> in(core::Shape{e - b, d});
+  for (int64_t i = b; i < e; ++i) {
+    core::Rng rng(kSeed + 1, static_cast<uint64_t>(i));
+    for (int64_t j = 0; j < d; ++j) in.data()[(i - b) * d + j] = rng.normal();
+  }
+  core::GradScope<double> scope;
+  const auto x = net.forward(core::constant_ref(in));
+  return {x.data(), x.data() + x.numel()};
+}
+
+// Network outputs for `share`, batch by batch in chunks of `chunk` starting at share.begin.
+std::vector<double> network_share(nn::Module<double>& net, dist::IndexRange share, int64_t chunk, int64_t d) {
+  std::vector<double> rows;
+  for (int64_t b = share.begin; b < share.end; b += chunk) {
+    const std::vector<double> part = network_rows(net, b, std::min(share.end, b + chunk), d);
+    rows.insert(rows.end(), part.begin(), part.end());
+  }
+  return rows;
+}
+
+void check_network_summaries() {
+  const dist::World& w = dist::world();
+  constexpr int64_t n = 1000, d = 8, m = kCols, chunk = 64;
+  auto net = nn::make_mlp<double>({d, 32, 32, m}, {.activation = "tanh"});
+  net->finalize(7);
+  w.broadcast(net->parameters(), 0);  // the root's weights everywhere (here equal anyway)
+  const dist::IndexRange mine = dist::split_chunks(n, chunk, w.rank(), w.size());
+  const std::vector<double> gathered = dist::gather_by_index(network_share(*net, mine, chunk, d), m, mine, n);
+  const std::vector<double> one_process = network_share(*net, {0, n}, chunk, d);
+  check(same_bits(gathered, one_process), "network summaries in chunks differ from one process");
+  check(same_bits(statistics(gathered), statistics(one_process)), "mean and covariance of summaries differ from one process");
+  // For information: one batch per rank (split, no fixed chunks) against one batch of all n.
+  const dist::IndexRange block = dist::split(n, w.rank(), w.size());
+  const std::vector<double> per_rank = dist::gather_by_index(network_share(*net, block, n, d), m, block, n);
+  const std::vector<double> whole = network_rows(*net, 0, n, d);
+  int64_t differ = 0;
+  for (size_t k = 0; k < whole.size(); ++k) differ += std::memcmp(&whole[k], &per_rank[k], sizeof(double)) != 0;
+  if (w.is_root())
+    std::printf("mpi_check: one batch per rank: %lld of %lld network outputs differ from one batch of all\n",
+                static_cast<long long>(differ), static_cast<long long>(whole.size()));
+}
+
 // The reason for gather_by_index: per-rank partial sums (what MPI_Allreduce adds) combined
 // afterwards generally differ in the last bits from one sequential sum. Informational only.
 void report_partial_sums() {
@@ -166,6 +215,7 @@ int main(int argc, char** argv) {
     check_reductions();
     check_broadcast();
     check_errors();
+    check_network_summaries();
     report_partial_sums();
   } catch (const std::exception& e) {
     check(false, std::string("unexpected exception: ") + e.what());
