@@ -66,7 +66,7 @@ class World {
   int rank_ = 0;
   int size_ = 1;
   bool mpi_ = false;
-  bool owns_mpi_ = false;
+  [[maybe_unused]] bool owns_mpi_ = false;  // read by the MPI build only
 };
 
 // The process-wide world (initialised on first call; thread-safe initialisation).
