@@ -120,6 +120,11 @@ void World::abort(int code) const {
   std::exit(code);
 }
 
+int World::finish(int code) const {
+  if (code != 0 && mpi_ && size_ > 1) abort(code);
+  return code;
+}
+
 World& world() {
   static World w;
   return w;

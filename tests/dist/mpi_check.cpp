@@ -1,4 +1,7 @@
 // Run by ctest under mpirun (dist_mpi_np1/2/3): `mpi_check <expected size>`.
+// `mpi_check <size> fail-on-last-rank`: the last rank ends with exit code 3 through
+// World::finish while the others wait in a barrier; the job must end (dist_mpi_finish_np2
+// expects a non-zero exit within its timeout, not a hang).
 //
 // Each case distributes n pseudo-random rows over the ranks by index (row i drawn from
 // core::Rng(seed, i), as a simulation would be), gathers them with dist::gather_by_index and
@@ -207,6 +210,11 @@ void check_errors() {
 
 int main(int argc, char** argv) {
   const dist::World& w = dist::world();
+  if (argc > 2 && std::string(argv[2]) == "fail-on-last-rank") {
+    if (w.rank() == w.size() - 1) return w.finish(3);
+    w.barrier();
+    return w.finish(0);
+  }
   const int expected = argc > 1 ? std::atoi(argv[1]) : -1;
   check(w.size() == expected, "world size " + std::to_string(w.size()) + ", expected " + std::to_string(expected) +
                                   " (is the launcher's environment detected?)");
@@ -223,5 +231,5 @@ int main(int argc, char** argv) {
   }
   w.barrier();
   if (failures == 0 && w.is_root()) std::printf("mpi_check: %d rank(s), all results bit-identical to one process\n", w.size());
-  return failures == 0 ? 0 : 1;
+  return w.finish(failures == 0 ? 0 : 1);
 }

@@ -56,6 +56,12 @@ class World {
   // seen by one rank only, where the others would wait in a collective forever.
   [[noreturn]] void abort(int code) const;
 
+  // End main with `return dist::world().finish(code);`. A zero code is returned. A non-zero
+  // code on a job of more than one rank aborts the whole job with it (MPI_Abort): a rank that
+  // simply returned would leave the others waiting in their next collective forever (its
+  // MPI_Finalize at exit does not release them). On one process the code is returned.
+  [[nodiscard]] int finish(int code) const;
+
   World(const World&) = delete;
   World& operator=(const World&) = delete;
   ~World();  // MPI_Finalize, if this World initialised MPI
