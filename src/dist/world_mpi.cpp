@@ -58,8 +58,10 @@ World::World() {
 }
 
 World::~World() {
+  if (!owns_mpi_) return;
   int finalized = 0;
-  if (owns_mpi_ && (MPI_Finalized(&finalized), !finalized)) MPI_Finalize();
+  MPI_Finalized(&finalized);
+  if (!finalized) MPI_Finalize();
 }
 
 void World::barrier() const {
