@@ -3,10 +3,12 @@
 #include <new>
 
 #include "commands.hpp"
+#include "trusty/dist/world.hpp"
 #include "trusty/io/config.hpp"
 #include "trusty/optim/trainer.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   CLI::App app{"trusty: neural networks physicists can trust"};
   app.require_subcommand(1);
   trusty::apps::register_demo(app);
@@ -39,3 +41,8 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+}  // namespace
+
+// Under mpirun a rank that fails ends the whole job (dist::World::finish) instead of leaving
+// the others waiting.
+int main(int argc, char** argv) { return trusty::dist::world().finish(run(argc, argv)); }
