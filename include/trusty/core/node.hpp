@@ -13,10 +13,25 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "trusty/core/shape.hpp"
 
 namespace trusty::core {
+
+template <class T>
+struct Node;
+
+// Forward mode (jvp(), trusty/core/jvp.hpp): the tangents found so far, by primal node.
+template <class T>
+struct TangentMap {
+  // The tangent of `primal`'s value (a node on the tape), or nullptr when it is zero.
+  virtual Node<T>* of(Node<T>* primal) = 0;
+
+ protected:
+  ~TangentMap() = default;
+};
 
 template <class T>
 struct Node {
@@ -33,6 +48,13 @@ struct Node {
 
   bool requires_grad() const { return grad != nullptr; }
   virtual void backward() {}
+  // Forward mode: this node's tangent, given its inputs' tangents (`t.of(in)`, at least one
+  // of them non-null), built from ordinary ops so that a reverse pass differentiates
+  // through it. Ops without a rule say so.
+  virtual Node* tangent(TangentMap<T>& t) {
+    throw std::logic_error(std::string("jvp: op '") + name +
+                           "' has no tangent rule (see trusty/core/jvp.hpp for the supported ops)");
+  }
   Node() = default;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;
