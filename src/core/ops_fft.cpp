@@ -170,7 +170,8 @@ struct FftNode final : Node<T> {
 
   // Linear: the tangent goes through the same op.
   Node<T>* tangent(TangentMap<T>& t) override {
-    return fft_op(Var<T>(t.of(this->in[0])), op, geo.rank, geo.last()).node();
+    Node<T>* ta = t.of(this->in[0]);
+    return ta ? fft_op(Var<T>(ta), op, geo.rank, geo.last()).node() : nullptr;
   }
 };
 

@@ -48,12 +48,16 @@ struct Node {
 
   bool requires_grad() const { return grad != nullptr; }
   virtual void backward() {}
-  // Forward mode: this node's tangent, given its inputs' tangents (`t.of(in)`, at least one
-  // of them non-null), built from ordinary ops so that a reverse pass differentiates
-  // through it. Ops without a rule say so.
+  // Forward mode: this node's tangent, given its inputs' tangents (`t.of(input)`), built
+  // from ordinary ops so that a reverse pass differentiates through it; nullptr when every
+  // input's tangent is zero. An op without a rule throws std::logic_error naming it, unless
+  // its inputs' tangents are all zero.
   virtual Node* tangent(TangentMap<T>& t) {
-    throw std::logic_error(std::string("jvp: op '") + name +
-                           "' has no tangent rule (see trusty/core/jvp.hpp for the supported ops)");
+    for (Node* i : in)
+      if (i && t.of(i))
+        throw std::logic_error(std::string("jvp: op '") + name +
+                               "' has no tangent rule (see trusty/core/jvp.hpp for the supported ops)");
+    return nullptr;
   }
   Node() = default;
   Node(const Node&) = delete;
