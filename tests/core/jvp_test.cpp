@@ -170,3 +170,27 @@ TEST(Jvp, EdgeCases) {
   EXPECT_THROW(jvp<double>([](const V& a) { return a; }, x, constant(Tensor<double>(Shape{3, 2}))),
                std::invalid_argument);
 }
+
+// The docs/autodiff.md example: a Gaussian random field f = √A · irfft2(rfft2(z) / k). With
+// S = Σ (∂f/∂A)² = Σ f₁² / 4A, the reverse pass through the tangent must give dS/dA = −S/A.
+TEST(Jvp, GaussianRandomFieldAmplitude) {
+  GradScope<double> scope;
+  Tensor<double> z(Shape{8, 8}), pk(Shape{8, 5, 2});
+  for (int64_t i = 0; i < 64; ++i) z.span()[static_cast<size_t>(i)] = std::sin(1.3 * static_cast<double>(i));
+  for (int64_t i = 0; i < 8; ++i)
+    for (int64_t j = 0; j < 5; ++j) {
+      const double k2 = static_cast<double>(std::min(i, 8 - i) * std::min(i, 8 - i) + j * j);
+      pk.at({i, j, 0}) = pk.at({i, j, 1}) = k2 > 0 ? 1.0 / std::sqrt(k2) : 0.0;
+    }
+  auto noise = constant(z), spectrum = constant(pk);
+  auto field = [&](const V& amp) { return irfftn(mul(mul(rfftn(noise, 2), spectrum), sqrt(amp)), 2, 8); };
+  auto amp = variable(Tensor<double>(Shape{1}, {2.0}));
+  auto [f, df] = jvp<double>(field, amp, constant(Tensor<double>(Shape{1}, {1.0})));
+  auto s = sum(square(df));
+  scope.backward(s);
+  ASSERT_GT(s.item(), 1e-3);
+  EXPECT_NEAR(amp.grad()[0], -s.item() / 2.0, 1e-12);
+  auto f1 = field(constant(Tensor<double>(Shape{1}, {1.0}))).value();  // ∂f/∂A = f₁ / (2√A)
+  auto d = df.value();
+  for (size_t i = 0; i < d.span().size(); ++i) EXPECT_NEAR(d.span()[i], f1.span()[i] / (2 * std::sqrt(2.0)), 1e-14);
+}
