@@ -37,6 +37,8 @@ struct Case {
 
 const std::vector<Case> kCases = {
     {{}, {8}}, {{3}, {7}}, {{}, {1}}, {{2}, {4, 6}}, {{}, {3, 5}}, {{2}, {3, 2, 4}}, {{}, {3, 3, 3}}, {{2, 2}, {5}},
+    // sizes beyond FFTW's hard-coded kernels (composite and prime): other algorithms
+    {{}, {64}}, {{}, {17}}, {{2}, {12, 10}}, {{}, {4, 6, 9}},
 };
 
 // Σ_{n ∈ in_dims} x[n] w(k) exp(sign 2πi Σ_j k_j n_j / dims_j) for every k of out_dims,
