@@ -314,6 +314,12 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
 template <class T>
 struct WhereNode final : Node<T> {
   const T* cond;
+  Node<T>* tangent(TangentMap<T>& t) override {  // the same selection of a' and b'
+    Var<T> ta = detail::tangent_of(t, this->in[0]), tb = detail::tangent_of(t, this->in[1]);
+    if (!ta && !tb) return nullptr;
+    Tensor<T> zeros(this->shape), c(this->shape, std::span<const T>(cond, static_cast<size_t>(this->n)));
+    return where(c, ta ? ta : constant(zeros), tb ? tb : constant(zeros)).node();
+  }
   void backward() override {
     T *ga = this->in[0]->grad, *gb = this->in[1]->grad;
     const T* g = this->grad;

@@ -51,6 +51,11 @@ template <class T>
 struct GatherNode final : Node<T> {
   const int64_t* index;
   int64_t nidx, outer, inner, dim;
+  int axis;
+  Node<T>* tangent(TangentMap<T>& t) override {  // the same rows of a'
+    Node<T>* ta = t.of(this->in[0]);
+    return ta ? gather(Var<T>(ta), axis, std::span<const int64_t>(index, static_cast<size_t>(nidx))).node() : nullptr;
+  }
   void backward() override {
     T* ga = this->in[0]->grad;
     if (!ga) return;
@@ -178,6 +183,7 @@ Var<T> gather(const Var<T>& a, int axis, std::span<const int64_t> index) {
   node->index = idx;
   node->nidx = static_cast<int64_t>(index.size());
   node->dim = dim;
+  node->axis = ax;
   node->inner = 1;
   for (int i = ax + 1; i < s.rank(); ++i) node->inner *= s[i];
   node->outer = s.numel() / (dim * node->inner);

@@ -103,6 +103,11 @@ TEST(Jvp, MorePiecewiseAndScalarOps) {
            [](const V& a) { return add(erf(a), erfc(scale(a, 2.0))); },
            [](const V& a) { return add(clamp(a, 0.0, 0.5), log1p(a)); },
            [](const V& a) { return add(rdiv_scalar(2.0, a), a - 1.0); },
+           [](const V& a) {
+             Tensor<double> m(Shape{5}, std::vector<double>{1, 0, 0, 1, 0});
+             const int64_t idx[] = {4, 0, 2, 2, 1};
+             return add(where(m, exp(a), square(a)), gather(a, 0, idx));
+           },
        })
     EXPECT_LT(jvp_error(f, x, v), 1e-7);
 }

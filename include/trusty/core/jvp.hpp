@@ -9,8 +9,9 @@
 //
 // Ops with a tangent rule: add, sub, mul, div (broadcasting), neg, add_scalar, scale,
 // rdiv_scalar, exp, log, log1p, sqrt, pow, abs, square, tanh, sigmoid, softplus, relu,
-// leaky_relu, elu, erf, erfc, clamp; sum, mean; reshape, slice, permute, transpose, concat;
-// matmul, linear (with or without bias and fused activation), dot; fftn, ifftn, rfftn, irfftn.
+// leaky_relu, elu, erf, erfc, clamp, where; sum, mean; reshape, slice, permute, transpose,
+// gather, concat; matmul, linear (with or without bias and fused activation), dot; fftn,
+// ifftn, rfftn, irfftn.
 // Any other op on the path from x to f(x) throws std::logic_error naming it.
 // Derivatives of the piecewise ops (relu, abs, clamp, leaky_relu, elu) are taken where they
 // are smooth, as their backward rules do.
