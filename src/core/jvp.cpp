@@ -21,6 +21,8 @@ struct JvpInputNode final : Node<T> {
     else
       std::copy(this->grad, this->grad + this->n, a->grad);
   }
+  // The identity: an inner jvp() walked by an outer one (second-order tangents).
+  Node<T>* tangent(TangentMap<T>& t) override { return t.of(this->in[0]); }
 };
 
 // Tangents by primal node: those set by the walk, aliases (reshape, contiguous slices)

@@ -199,3 +199,16 @@ TEST(Jvp, GaussianRandomFieldAmplitude) {
   auto d = df.value();
   for (size_t i = 0; i < d.span().size(); ++i) EXPECT_NEAR(d.span()[i], f1.span()[i] / (2 * std::sqrt(2.0)), 1e-14);
 }
+
+// jvp of a jvp: the second directional derivative, here of exp: exp(x) v².
+TEST(Jvp, NestedGivesSecondDerivative) {
+  GradScope<double> s;
+  auto x = constant(random_tensor({4}, 61)), v = constant(random_tensor({4}, 62));
+  auto inner = [&](const V& y) { return jvp<double>([](const V& a) { return exp(a); }, y, v).second; };
+  auto [d1, d2] = jvp<double>(inner, x, v);
+  for (size_t i = 0; i < 4; ++i) {
+    const double xi = x.values()[i], vi = v.values()[i];
+    EXPECT_NEAR(d1.values()[i], std::exp(xi) * vi, 1e-14);
+    EXPECT_NEAR(d2.values()[i], std::exp(xi) * vi * vi, 1e-14);
+  }
+}

@@ -13,6 +13,7 @@
 // gather, concat; matmul, linear (with or without bias and fused activation), dot; fftn,
 // ifftn, rfftn, irfftn.
 // Any other op on the path from x to f(x) throws std::logic_error naming it.
+// jvp nests: a jvp inside f is walked by the outer one (second directional derivatives).
 // Derivatives of the piecewise ops (relu, abs, clamp, leaky_relu, elu) are taken where they
 // are smooth, as their backward rules do.
 //
