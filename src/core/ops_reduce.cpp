@@ -62,8 +62,11 @@ Var<T> reduce_sum(const Var<T>& a, std::span<const int> axes, bool keepdims, boo
   node->factor = mean ? T(1) / static_cast<T>(std::max<int64_t>(count, 1)) : T(1);
   node->all = out.numel() == 1;
   node->rs = broadcast_strides(kept, s);
-  node->naxes = static_cast<int>(axes.size());
-  std::copy(axes.begin(), axes.end(), node->axes.begin());
+  std::array<bool, kMaxRank> reduced{};  // the axes, normalised and once each
+  for (int ax : axes) reduced[static_cast<size_t>(s.normalize_axis(ax))] = true;
+  node->naxes = 0;
+  for (int i = 0; i < s.rank(); ++i)
+    if (reduced[static_cast<size_t>(i)]) node->axes[static_cast<size_t>(node->naxes++)] = i;
   node->keepdims = keepdims;
   node->is_mean = mean;
   T* y = node->val;
