@@ -7,6 +7,7 @@
 #include "trusty/core/kernels/parallel.hpp"
 #include "trusty/core/kernels/vmath.hpp"
 #include "trusty/core/ops.hpp"
+#include "tangent_util.hpp"
 
 namespace trusty::core {
 namespace {
@@ -76,6 +77,26 @@ struct BinaryNode final : Node<T> {
         if (gb) for_each_broadcast(s, sa, sb, [&](int64_t o, int64_t, int64_t ib) { gb[ib] -= g[o] * y[o] / bv[ib]; });
         break;
     }
+  }
+
+  // (a op b)' from a' and b' (either may be zero).
+  Node<T>* tangent(TangentMap<T>& t) override {
+    Var<T> ta = detail::tangent_of(t, this->in[0]), tb = detail::tangent_of(t, this->in[1]);
+    if (!ta && !tb) return nullptr;
+    Var<T> a(this->in[0]), b(this->in[1]), y(this);
+    Var<T> r;
+    switch (op) {
+      case Bin::add: r = ta && tb ? add(ta, tb) : (ta ? ta : tb); break;
+      case Bin::sub: r = ta && tb ? sub(ta, tb) : (ta ? ta : neg(tb)); break;
+      case Bin::mul:
+        if (ta) r = mul(ta, b);
+        if (tb) r = r ? add(r, mul(a, tb)) : mul(a, tb);
+        break;
+      case Bin::div:  // (a' - y b') / b
+        r = ta && tb ? div(sub(ta, mul(y, tb)), b) : (ta ? div(ta, b) : neg(div(mul(y, tb), b)));
+        break;
+    }
+    return detail::broadcast_to(r, this->shape).node();
   }
 };
 
@@ -153,6 +174,7 @@ struct UnaryNode final : Node<T> {
       else backward_range<false>(lo, hi);
     });
   }
+  Node<T>* tangent(TangentMap<T>& t) override;
   // ga (+)= the contribution: added to a gradient that holds values, written to a fresh one.
   template <bool Acc>
   void backward_range(int64_t lo, int64_t hi) {
@@ -201,6 +223,47 @@ struct UnaryNode final : Node<T> {
     }
   }
 };
+
+// a' times the derivative, as ops on a (x) and the output (y).
+template <class T>
+Node<T>* UnaryNode<T>::tangent(TangentMap<T>& t) {
+  Var<T> ta = detail::tangent_of(t, this->in[0]);
+  if (!ta) return nullptr;
+  const Node<T>* an = this->in[0];
+  Var<T> x(this->in[0]), y(this);
+  using detail::constant_map;
+  Var<T> r;
+  switch (op) {
+    case Un::neg: r = neg(ta); break;
+    case Un::add_scalar: r = ta; break;
+    case Un::scale: r = scale(ta, p0); break;
+    case Un::rdiv: r = neg(div(mul(ta, y), x)); break;
+    case Un::exp: r = mul(ta, y); break;
+    case Un::log: r = div(ta, x); break;
+    case Un::log1p: r = div(ta, add_scalar(x, T(1))); break;
+    case Un::sqrt: r = div(scale(ta, T(0.5)), y); break;
+    case Un::pow: r = mul(ta, scale(pow(x, p0 - T(1)), p0)); break;
+    case Un::abs: r = mul(ta, constant_map(an, [](T v) { return v > 0 ? T(1) : (v < 0 ? T(-1) : T(0)); })); break;
+    case Un::square: r = mul(ta, scale(x, T(2))); break;
+    case Un::tanh: r = mul(ta, add_scalar(neg(square(y)), T(1))); break;
+    case Un::sigmoid: r = mul(ta, mul(y, add_scalar(neg(y), T(1)))); break;
+    case Un::softplus: r = mul(ta, sigmoid(x)); break;
+    case Un::relu: r = mul(ta, constant_map(an, [](T v) { return v > 0 ? T(1) : T(0); })); break;
+    case Un::leaky_relu: r = mul(ta, constant_map(an, [s = p0](T v) { return v > 0 ? T(1) : s; })); break;
+    case Un::elu:  // x > 0: 1; else y + alpha
+      r = mul(ta, add(constant_map(an, [](T v) { return v > 0 ? T(1) : T(0); }),
+                      mul(constant_map(an, [](T v) { return v > 0 ? T(0) : T(1); }), add_scalar(y, p0))));
+      break;
+    case Un::erf:
+    case Un::erfc: {
+      const T c = (op == Un::erf ? T(2) : T(-2)) * std::numbers::inv_sqrtpi_v<T>;
+      r = mul(ta, scale(exp(neg(square(x))), c));
+      break;
+    }
+    case Un::clamp: r = mul(ta, constant_map(an, [lo = p0, hi = p1](T v) { return v >= lo && v <= hi ? T(1) : T(0); })); break;
+  }
+  return r.node();
+}
 
 template <class T>
 Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
@@ -251,6 +314,12 @@ Var<T> unary(const Var<T>& a, Un op, T p0 = 0, T p1 = 0) {
 template <class T>
 struct WhereNode final : Node<T> {
   const T* cond;
+  Node<T>* tangent(TangentMap<T>& t) override {  // the same selection of a' and b'
+    Var<T> ta = detail::tangent_of(t, this->in[0]), tb = detail::tangent_of(t, this->in[1]);
+    if (!ta && !tb) return nullptr;
+    Tensor<T> zeros(this->shape), c(this->shape, std::span<const T>(cond, static_cast<size_t>(this->n)));
+    return where(c, ta ? ta : constant(zeros), tb ? tb : constant(zeros)).node();
+  }
   void backward() override {
     T *ga = this->in[0]->grad, *gb = this->in[1]->grad;
     const T* g = this->grad;

@@ -8,6 +8,7 @@
 #include "kernels/simd.hpp"
 #include "linear_act.hpp"
 #include "trusty/core/ops.hpp"
+#include "tangent_util.hpp"
 
 namespace trusty::core {
 namespace {
@@ -56,6 +57,13 @@ template <class T>
 struct MatmulNode final : Node<T> {
   int64_t batch, m, k, cols;  // (cols, not n: Node::n is the element count)
   bool fold;  // b is 2-D: the batch was folded into the rows of a
+  Node<T>* tangent(TangentMap<T>& t) override {  // a' b + a b'
+    Var<T> ta = detail::tangent_of(t, this->in[0]), tb = detail::tangent_of(t, this->in[1]);
+    Var<T> r;
+    if (ta) r = matmul(ta, Var<T>(this->in[1]));
+    if (tb) r = r ? add(r, matmul(Var<T>(this->in[0]), tb)) : matmul(Var<T>(this->in[0]), tb);
+    return r ? r.node() : nullptr;
+  }
   void backward() override {
     Node<T>*a = this->in[0], *b = this->in[1];
     const T* g = this->grad;
@@ -189,6 +197,7 @@ template <class T>
 struct LinearNode final : Node<T> {
   int64_t rows, k, cols;
   LinearAct act;
+  Node<T>* tangent(TangentMap<T>& t) override;
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
     // dz into scratch (this node's gradient stays dL/dy), with short rows' bias sums taken
@@ -213,6 +222,25 @@ struct LinearNode final : Node<T> {
     if (x->grad) gemm(false, true, rows, k, cols, T(1), dz, cols, w->val, cols, beta_for(x), x->grad, k);
   }
 };
+
+// z' = x' W + x W' + b', then through the activation by its output: y' = act'(y) z'.
+template <class T>
+Node<T>* LinearNode<T>::tangent(TangentMap<T>& t) {
+  Var<T> tx = detail::tangent_of(t, this->in[0]), tw = detail::tangent_of(t, this->in[1]);
+  Var<T> tb = detail::tangent_of(t, this->in[2]);
+  if (!tx && !tw && !tb) return nullptr;
+  Var<T> x(this->in[0]), w(this->in[1]), y(this), dz;
+  if (tx) dz = linear(tx, w);
+  if (tw) dz = dz ? add(dz, linear(x, tw)) : linear(x, tw);
+  if (tb) dz = dz ? add(dz, tb) : detail::broadcast_to(tb, this->shape);
+  switch (act) {
+    case LinearAct::none: return dz.node();
+    case LinearAct::tanh: return mul(dz, add_scalar(neg(square(y)), T(1))).node();
+    case LinearAct::sigmoid: return mul(dz, mul(y, add_scalar(neg(y), T(1)))).node();
+    case LinearAct::relu: return mul(dz, detail::constant_map(this, [](T v) { return v > 0 ? T(1) : T(0); })).node();
+  }
+  return nullptr;
+}
 
 template <class T>
 Var<T> linear_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, LinearAct act = LinearAct::none) {
@@ -262,6 +290,13 @@ struct DotNode final : Node<T> {
     };
     push(a, b->val);
     push(b, a->val);
+  }
+  Node<T>* tangent(TangentMap<T>& t) override {  // a'·b + a·b'
+    Var<T> ta = detail::tangent_of(t, this->in[0]), tb = detail::tangent_of(t, this->in[1]);
+    Var<T> r;
+    if (ta) r = dot(ta, Var<T>(this->in[1]));
+    if (tb) r = r ? add(r, dot(Var<T>(this->in[0]), tb)) : dot(Var<T>(this->in[0]), tb);
+    return r ? r.node() : nullptr;
   }
 };
 

@@ -20,6 +20,15 @@ struct SumNode final : Node<T> {
   std::array<int64_t, kMaxRank> rs;  // strides of the kept-dims output within the input shape
   T factor;                          // 1 for sum, 1/count for mean
   bool all;
+  std::array<int, kMaxRank> axes;  // the reduced axes (for the tangent)
+  int naxes;
+  bool keepdims, is_mean;
+  Node<T>* tangent(TangentMap<T>& t) override {  // linear: the same reduction of a'
+    Node<T>* ta = t.of(this->in[0]);
+    if (!ta) return nullptr;
+    std::span<const int> ax(axes.data(), static_cast<size_t>(naxes));
+    return (!is_mean ? sum(Var<T>(ta), ax, keepdims) : mean(Var<T>(ta), ax, keepdims)).node();
+  }
   void backward() override {
     Node<T>* a = this->in[0];
     T* ga = a->grad;
@@ -53,6 +62,13 @@ Var<T> reduce_sum(const Var<T>& a, std::span<const int> axes, bool keepdims, boo
   node->factor = mean ? T(1) / static_cast<T>(std::max<int64_t>(count, 1)) : T(1);
   node->all = out.numel() == 1;
   node->rs = broadcast_strides(kept, s);
+  std::array<bool, kMaxRank> reduced{};  // the axes, normalised and once each
+  for (int ax : axes) reduced[static_cast<size_t>(s.normalize_axis(ax))] = true;
+  node->naxes = 0;
+  for (int i = 0; i < s.rank(); ++i)
+    if (reduced[static_cast<size_t>(i)]) node->axes[static_cast<size_t>(node->naxes++)] = i;
+  node->keepdims = keepdims;
+  node->is_mean = mean;
   T* y = node->val;
   const T* x = a.data();
   if (node->all) {  // 16 partial sums: a single running sum is a chain of dependent adds

@@ -1,6 +1,7 @@
 // Shape ops: reshape and leading-axis slices alias memory; the others copy with strides.
 #include <cstring>
 #include <numeric>
+#include <vector>
 
 #include "trusty/core/kernels/broadcast.hpp"
 #include "trusty/core/ops.hpp"
@@ -10,11 +11,19 @@ namespace {
 
 using kernels::for_each_strided;
 
+template <class T>
+Var<T> strided_copy(const Var<T>& a, const Shape& out, const std::array<int64_t, kMaxRank>& strides, int64_t offset,
+                    const char* name);
+
 // out[o] = in[offset + strided index]; backward scatters back. Serves permute and slice.
 template <class T>
 struct StridedCopyNode final : Node<T> {
   std::array<int64_t, kMaxRank> strides;
   int64_t offset;
+  Node<T>* tangent(TangentMap<T>& t) override {  // linear: the same copy of a'
+    Node<T>* ta = t.of(this->in[0]);
+    return ta ? strided_copy(Var<T>(ta), this->shape, strides, offset, this->name).node() : nullptr;
+  }
   void backward() override {
     T* ga = this->in[0]->grad;
     if (!ga) return;
@@ -42,6 +51,11 @@ template <class T>
 struct GatherNode final : Node<T> {
   const int64_t* index;
   int64_t nidx, outer, inner, dim;
+  int axis;
+  Node<T>* tangent(TangentMap<T>& t) override {  // the same rows of a'
+    Node<T>* ta = t.of(this->in[0]);
+    return ta ? gather(Var<T>(ta), axis, std::span<const int64_t>(index, static_cast<size_t>(nidx))).node() : nullptr;
+  }
   void backward() override {
     T* ga = this->in[0]->grad;
     if (!ga) return;
@@ -58,8 +72,18 @@ struct GatherNode final : Node<T> {
 template <class T>
 struct ConcatNode final : Node<T> {
   Node<T>** parts;
-  int nparts;
+  int nparts, axis;
   int64_t outer, inner_total;
+  Node<T>* tangent(TangentMap<T>& t) override {  // the parts' tangents concatenated (zeros where none)
+    std::vector<Var<T>> tp(static_cast<size_t>(nparts));
+    bool any = false;
+    for (int p = 0; p < nparts; ++p) {
+      Node<T>* tn = t.of(parts[p]);
+      any = any || tn;
+      tp[static_cast<size_t>(p)] = tn ? Var<T>(tn) : constant(Tensor<T>(parts[p]->shape));
+    }
+    return any ? concat(std::span<const Var<T>>(tp), axis).node() : nullptr;
+  }
   void backward() override {
     int64_t off = 0;
     for (int p = 0; p < nparts; ++p) {
@@ -159,6 +183,7 @@ Var<T> gather(const Var<T>& a, int axis, std::span<const int64_t> index) {
   node->index = idx;
   node->nidx = static_cast<int64_t>(index.size());
   node->dim = dim;
+  node->axis = ax;
   node->inner = 1;
   for (int i = ax + 1; i < s.rank(); ++i) node->inner *= s[i];
   node->outer = s.numel() / (dim * node->inner);
@@ -191,6 +216,7 @@ Var<T> concat(std::span<const Var<T>> parts, int axis) {
   auto& tape = Tape<T>::current();
   auto* node = tape.template make<ConcatNode<T>>(out, grad, "concat");
   node->nparts = static_cast<int>(parts.size());
+  node->axis = ax;
   node->parts = tape.template alloc_array<Node<T>*>(node->nparts);
   for (int p = 0; p < node->nparts; ++p) node->parts[p] = parts[static_cast<size_t>(p)].node();
   for (int p = 0; p < std::min(3, node->nparts); ++p) node->in[static_cast<size_t>(p)] = node->parts[p];

@@ -7,15 +7,13 @@
 #include <mutex>
 #include <stdexcept>
 
+#include "trusty/core/fft.hpp"
 #include "trusty/core/rng.hpp"
 
 namespace trusty::sim {
 
 namespace {
-std::mutex& planner_mutex() {  // FFTW's planner is not thread-safe; execution is
-  static std::mutex m;
-  return m;
-}
+std::mutex& planner_mutex() { return core::fftw_planner_mutex(); }  // shared with every FFTW user
 struct Buffer {
   explicit Buffer(int64_t n) : p(fftw_alloc_complex(static_cast<size_t>(n))) {}
   ~Buffer() { fftw_free(p); }

@@ -13,10 +13,25 @@
 #include <algorithm>
 #include <array>
 #include <cstdint>
+#include <stdexcept>
+#include <string>
 
 #include "trusty/core/shape.hpp"
 
 namespace trusty::core {
+
+template <class T>
+struct Node;
+
+// Forward mode (jvp(), trusty/core/jvp.hpp): the tangents found so far, by primal node.
+template <class T>
+struct TangentMap {
+  // The tangent of `primal`'s value (a node on the tape), or nullptr when it is zero.
+  virtual Node<T>* of(Node<T>* primal) = 0;
+
+ protected:
+  ~TangentMap() = default;
+};
 
 template <class T>
 struct Node {
@@ -33,6 +48,17 @@ struct Node {
 
   bool requires_grad() const { return grad != nullptr; }
   virtual void backward() {}
+  // Forward mode: this node's tangent, given its inputs' tangents (`t.of(input)`), built
+  // from ordinary ops so that a reverse pass differentiates through it; nullptr when every
+  // input's tangent is zero. An op without a rule throws std::logic_error naming it, unless
+  // its inputs' tangents are all zero.
+  virtual Node* tangent(TangentMap<T>& t) {
+    for (Node* i : in)
+      if (i && t.of(i))
+        throw std::logic_error(std::string("jvp: op '") + name +
+                               "' has no tangent rule (see trusty/core/jvp.hpp for the supported ops)");
+    return nullptr;
+  }
   Node() = default;
   Node(const Node&) = delete;
   Node& operator=(const Node&) = delete;

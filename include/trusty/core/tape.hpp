@@ -68,6 +68,7 @@ class Tape {
   Mark mark() const { return {arena_.mark(), nodes_.size()}; }
   void rewind(const Mark& m);
   size_t size() const { return nodes_.size(); }
+  Node<T>* node_at(size_t i) const { return nodes_[i]; }  // the i-th recorded node (jvp walks them)
   size_t arena_capacity() const { return arena_.capacity(); }
 
   static bool& detect_anomaly();  // thread-local switch
