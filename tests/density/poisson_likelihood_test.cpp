@@ -107,3 +107,29 @@ TEST(PoissonLikelihood, NoHalosLeavesTheVoxelTerm) {
   const auto msg = test::invalid_argument_message([] { density::PoissonOptions{.voxel_volume = -1}.validate(); });
   EXPECT_NE(msg.find("voxel_volume"), std::string::npos) << msg;
 }
+
+TEST(PoissonLikelihood, FusedHaloTermMatchesTheCompositeAndChecks) {
+  // The fused node (masses constant) against the composite reference: values and the
+  // gradients with respect to features and head parameters; and its own finite-difference check.
+  const std::vector<int64_t> vox = {0, 2, 2, 1, 3, 3, 3, 0};
+  const auto psi = random_tensor({4, 1}, 20, 0.2, 2), theta = make_theta(21), lnm = random_tensor({8}, 22, 28.6, 31.0);
+  auto run = [&](bool fused, std::vector<double>& grads) {
+    core::GradScope<double> scope;
+    auto a = core::variable(psi), t = core::variable(theta);
+    const auto p = density::intensity_mdn(a, t, 2);
+    auto h = fused ? density::halo_log_intensity(p, vox, core::constant(lnm))
+                   : density::halo_log_intensity_reference(p, vox, core::constant(lnm));
+    EXPECT_EQ(std::string(h.op_name()), fused ? "halo_log_intensity" : "logsumexp");
+    auto total = core::sum(h);
+    scope.backward(total);
+    grads.assign(a.grad().begin(), a.grad().end());
+    grads.insert(grads.end(), t.grad().begin(), t.grad().end());
+    return total.item();
+  };
+  std::vector<double> gf, gr;
+  const double vf = run(true, gf), vr = run(false, gr);
+  EXPECT_NEAR(vf, vr, 1e-10 * std::abs(vr));
+  for (size_t i = 0; i < gf.size(); ++i) EXPECT_NEAR(gf[i], gr[i], 1e-9 * (1 + std::abs(gr[i]))) << i;
+  test::expect_grad([&](Vs v) { return density::halo_log_intensity(density::intensity_mdn(v[0], v[1], 2), vox, core::constant(lnm)); },
+                    {psi, theta});
+}

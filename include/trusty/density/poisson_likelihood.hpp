@@ -30,8 +30,14 @@ template <class T> Var<T> expected_counts(const IntensityParams<T>& p, const Poi
 template <class T> Var<T> expected_component_counts(const IntensityParams<T>& p, const PoissonOptions& opt);
 
 // ln n_{v(j)}(M_j) per halo: [H]. halo_voxel holds each halo's row of p; log_mass [H].
+// One fused node (one pass each way, ~10× fewer memory passes than the composite); when
+// log_mass itself needs a gradient it falls back to the reference.
 template <class T>
 Var<T> halo_log_intensity(const IntensityParams<T>& p, std::span<const int64_t> halo_voxel, const Var<T>& log_mass);
+// The same as a composite of gather, log, normal_log_prob and log-sum-exp (the reference the
+// fused node is tested against).
+template <class T>
+Var<T> halo_log_intensity_reference(const IntensityParams<T>& p, std::span<const int64_t> halo_voxel, const Var<T>& log_mass);
 
 // ln L (a scalar).
 template <class T>
