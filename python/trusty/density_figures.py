@@ -36,11 +36,12 @@ def fig_mass_function(run, res, hist, out, save):
         ax.errorbar(centre, obs, yerr=[np.minimum(err, obs), err], fmt="o", ms=3, color="k", label="catalogue")
         ax.set_xscale("log")
         ax.set_yscale("symlog", linthresh=1)
-        ax.set_ylim(bottom=0)
         lo, hi = d_edges[d], d_edges[d + 1]
         ax.set_title(f"δ in [{lo:.2f}, {hi:.2f})" if np.isfinite(lo) and np.isfinite(hi)
                      else (f"δ < {hi:.2f}" if np.isfinite(hi) else f"δ ≥ {lo:.2f}"), fontsize=9)
         ax.set_xlabel("halo mass M (units of the catalogue)")
+    top = max(z["predictive_hi"].max(), z["observed"].max(), z["expected_hi"].max())
+    axes[0][0].set_ylim(0, 2 * top)  # shared: set once, after every panel is drawn
     axes[0][0].set_ylabel("halos per mass bin")
     axes[0][0].legend(fontsize=7)
     if "chi2" in res:
