@@ -155,16 +155,14 @@ SampleModel build_bias(const SampleSpec& spec, bool verbose) {
   return m;
 }
 
-// The mass function per density bin from up to predictive_draws kept draws (evenly thinned).
-nlohmann::json bias_predictive(const density::NeuralBiasModel& model, const BiasSpec& s,
-                               const std::vector<mcmc::ChainDraws>& chains, const std::vector<double>& map_theta,
-                               const std::string& out) {
-  const auto bins = density::make_mass_function_bins(model.catalogue(), s.density_bins, s.mass_bins);
-  const auto obs = density::observed_counts(model.catalogue(), bins);
+// Expected counts per bin for up to `wanted` kept draws (evenly thinned), [draws][bins].
+std::vector<std::vector<double>> expected_per_draw(const density::NeuralBiasModel& model,
+                                                   const std::vector<mcmc::ChainDraws>& chains,
+                                                   const density::MassFunctionBins& bins, int64_t wanted) {
   std::vector<std::vector<double>> draws;
   int64_t kept = 0;
   for (const auto& c : chains) kept += c.n_draws() - c.n_warmup_saved;
-  const int64_t every = std::max<int64_t>(1, kept / s.predictive_draws);
+  const int64_t every = std::max<int64_t>(1, kept / wanted);
   int64_t k = 0;
   for (const auto& c : chains)
     for (int64_t i = c.n_warmup_saved; i < c.n_draws(); ++i, ++k) {
@@ -173,6 +171,17 @@ nlohmann::json bias_predictive(const density::NeuralBiasModel& model, const Bias
       const std::vector<double> th(row.data(), row.data() + row.size());
       draws.push_back(density::expected_binned_counts(model, th, bins));
     }
+  return draws;
+}
+
+// The mass function per density bin: posterior bands of the expected counts, Poisson
+// posterior predictive bands, χ², written to predictive.npz and summarised in the result.
+nlohmann::json bias_predictive(const density::NeuralBiasModel& model, const BiasSpec& s,
+                               const std::vector<mcmc::ChainDraws>& chains, const std::vector<double>& map_theta,
+                               const std::string& out) {
+  const auto bins = density::make_mass_function_bins(model.catalogue(), s.density_bins, s.mass_bins);
+  const auto obs = density::observed_counts(model.catalogue(), bins);
+  const auto draws = expected_per_draw(model, chains, bins, s.predictive_draws);
   const auto nb = obs.size(), nd = draws.size();
   core::Rng rng(20241201, 0);
   std::vector<double> mean(nb, 0.0), lo(nb), hi(nb), plo(nb), phi(nb), flat;
