@@ -1,9 +1,11 @@
 """Builds the `trusty` Python package with the project's CMake build (offline: only
 Debian's setuptools, wheel and pybind11 are needed).
 
-    /usr/bin/python3 -m pip install --no-build-isolation .
+    /usr/bin/python3 -m venv --system-site-packages ~/.venvs/trusty   # Debian 12: PEP 668
+    ~/.venvs/trusty/bin/pip install --no-build-isolation .
 """
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -21,9 +23,11 @@ class CMakeExtension(Extension):
 
 class CMakeBuild(build_ext):
     def build_extension(self, ext):
-        build = Path(self.build_temp).resolve() / "cmake"
+        # TRUSTY_SETUP_BUILD_DIR: where CMake builds (default: setuptools' build_temp).
+        build = Path(os.environ.get("TRUSTY_SETUP_BUILD_DIR") or Path(self.build_temp).resolve() / "cmake")
         build.mkdir(parents=True, exist_ok=True)
-        subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), "-DCMAKE_BUILD_TYPE=Release",
+        generator = ["-G", "Ninja"] if shutil.which("ninja") else []
+        subprocess.check_call(["cmake", "-S", str(ROOT), "-B", str(build), *generator, "-DCMAKE_BUILD_TYPE=Release",
                                f"-DPython_EXECUTABLE={sys.executable}", "-DTRUSTY_BUILD_TESTS=OFF",
                                "-DTRUSTY_BUILD_BENCH=OFF"])
         subprocess.check_call(["cmake", "--build", str(build), "--target", "_trusty", "--parallel", str(os.cpu_count() or 2)])

@@ -7,9 +7,11 @@ tools/install_deps.sh
 tools/build.sh
 OUT="${1:-runs/demo}"
 build/bin/trusty demo --out "$OUT"
-for run in "$OUT"/mnist "$OUT"/quadratic; do
+for run in "$OUT"/mnist "$OUT"/quadratic "$OUT"/bnn_gap; do
   PYTHONPATH="$PWD/build/python" /usr/bin/python3 -m trusty.report "$run" > /dev/null
 done
 echo
-echo "Look at: $OUT/mnist/report/index.html and $OUT/quadratic/report/index.html"
+echo "Look at: $OUT/mnist/report/index.html, $OUT/quadratic/report/index.html"
 echo "         (figures: loss, accuracy, per-layer gradient norms, confusion matrix, predictions)"
+echo "    and: $OUT/bnn_gap/report/index.html"
+echo "         (posterior predictive of a Bayesian network beside MAP and VI; traces, rank plots, pairs)"

@@ -10,6 +10,7 @@ void register_predict(CLI::App& app);
 void register_search(CLI::App& app);
 void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
+void register_imnn(CLI::App& app);
 
 // Exit codes: 0 success, 1 run-time failure, 2 bad input (config, data, arguments).
 inline constexpr int kExitBadInput = 2;

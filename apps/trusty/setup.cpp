@@ -5,6 +5,7 @@
 
 #include "trusty/core/rng.hpp"
 #include "trusty/density/mdn_loss.hpp"
+#include "trusty/optim/options_check.hpp"
 #include "trusty/nn/conv_layers.hpp"
 
 namespace trusty::apps {
@@ -65,6 +66,7 @@ void parse_loss(const io::Config& root, const io::Config& t, optim::TrainConfig&
 }
 
 void parse_model(const io::Config& t, ModelSpec& m) {
+  m.config_path = t.path();
   m.type = t.get_choice("type", {"mlp", "cnn"}, "mlp");
   if (m.type == "cnn") {
     parse_layers(t, m);
@@ -73,7 +75,8 @@ void parse_model(const io::Config& t, ModelSpec& m) {
   }
   m.hidden = t.get_int_list("hidden", m.hidden);
   for (auto h : m.hidden)
-    if (h <= 0) t.fail("hidden", "expected positive layer widths, got " + std::to_string(h));
+    if (h < 1 || h > optim::kMaxLayerWidth)
+      t.fail("hidden", "expected layer widths in [1, " + std::to_string(optim::kMaxLayerWidth) + "], got " + std::to_string(h));
   const std::vector<std::string> acts = {"identity", "sigmoid", "tanh", "relu", "leaky_relu", "elu", "softplus", "softmax"};
   m.activation = t.get_choice("activation", acts, m.activation);
   m.output_activation = t.get_choice("output_activation", acts, m.output_activation);
@@ -104,6 +107,8 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   s.data.target_columns = d.get_int_list("target_columns", s.data.target_columns);
   s.data.validation_split = d.get_double("validation_split", 0.0);
   s.data.limit_train = d.get_int("limit_train", 0);
+  if (s.data.limit_train < 0) d.fail("limit_train", "expected a number of rows >= 0 (0: all), got " + std::to_string(s.data.limit_train));
+  s.data.drop_nonfinite = d.get_bool("drop_nonfinite", false);
   if (s.data.validation_split < 0 || s.data.validation_split >= 1)
     d.fail("validation_split", "expected a fraction in [0, 1), got " + std::to_string(s.data.validation_split));
   const int sources = !s.data.name.empty() + !s.data.csv.empty() + !s.data.x.empty();
@@ -116,16 +121,25 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   for (const auto& [key, path] : {std::pair{"csv", s.data.csv}, std::pair{"x", s.data.x}, std::pair{"y", s.data.y},
                                   std::pair{"test_csv", s.data.test_csv}, std::pair{"test_x", s.data.test_x},
                                   std::pair{"test_y", s.data.test_y}})
+  {
     if (!path.empty() && !std::filesystem::exists(path)) d.fail(key, "data file '" + path + "' does not exist");
+    if (!path.empty() && std::filesystem::is_directory(path)) d.fail(key, "'" + path + "' is a directory, expected a data file");
+  }
   if (!s.data.x.empty() && s.data.y.empty()) d.fail("y", "x is given, so y (the targets, .npy) is required");
+  if (!s.data.test_x.empty() && s.data.test_y.empty()) d.fail("test_y", "test_x is given, so test_y (the test targets, .npy) is required");
 
   parse_model(root.table("model"), s.model);
 
   auto t = root.table("train");
   auto& o = s.optimizer;
   o.name = t.get_choice("optimizer", {"sgd", "gd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lbfgs"}, "adam");
+  // Integer keys held as int: range-checked before the narrowing.
+  auto int_key = [&](const char* key, int64_t def) {
+    const int64_t v = t.get_int(key, def);
+    if (v < -1000000000 || v > 1000000000) t.fail(key, "expected an integer of at most 10^9 in size, got " + std::to_string(v));
+    return static_cast<int>(v);
+  };
   o.lr = t.get_double("lr", o.name == "lbfgs" ? 1.0 : 1e-3);  // PyTorch's defaults
-  if (!(o.lr > 0)) t.fail("lr", "expected a positive learning rate, got " + std::to_string(o.lr));
   o.momentum = t.get_double("momentum", 0.9);
   o.weight_decay = t.get_double("weight_decay", o.name == "adamw" ? 0.01 : 0.0);
   o.beta1 = t.get_double("beta1", 0.9);
@@ -134,13 +148,11 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   o.alpha = t.get_double("alpha", 0.99);
   o.amsgrad = t.get_bool("amsgrad", false);
   o.centered = t.get_bool("centered", false);
-  o.history_size = static_cast<int>(t.get_int("history_size", 100));
-  if (o.history_size < 1) t.fail("history_size", "expected a positive integer, got " + std::to_string(o.history_size));
-  s.threads = static_cast<int>(t.get_int("threads", 1));
-  if (s.threads < 1) t.fail("threads", "expected a positive integer, got " + std::to_string(s.threads));
+  o.history_size = int_key("history_size", 100);
+  s.threads = int_key("threads", 1);
+  if (s.threads < 1 || s.threads > 4096) t.fail("threads", "expected an integer in [1, 4096], got " + std::to_string(s.threads));
   auto& c = s.train;
-  c.epochs = static_cast<int>(t.get_int("epochs", 10));
-  if (c.epochs < 0) t.fail("epochs", "expected a non-negative integer, got " + std::to_string(c.epochs));
+  c.epochs = int_key("epochs", 10);
   c.batch_size = t.get_int("batch_size", 64);
   c.shuffle = t.get_bool("shuffle", true);
   c.loss = t.get_string("loss", "auto");
@@ -149,14 +161,17 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   c.l2 = t.get_double("l2", 0);
   c.clip_norm = t.get_double("clip_norm", 0);
   c.clip_value = t.get_double("clip_value", 0);
-  c.patience = static_cast<int>(t.get_int("patience", 0));
+  c.patience = int_key("patience", 0);
   c.min_delta = t.get_double("min_delta", 0);
   c.seed = static_cast<uint64_t>(t.get_int("seed", 0));
   c.schedule = optim::Schedule::parse(t.get_choice("schedule", {"constant", "step", "exponential", "cosine"}, "constant"));
-  c.schedule.step_size = static_cast<int>(t.get_int("step_size", 10));
+  c.schedule.step_size = int_key("step_size", 10);
   c.schedule.gamma = t.get_double("gamma", 0.1);
-  c.schedule.t_max = static_cast<int>(t.get_int("t_max", c.epochs));
+  c.schedule.t_max = int_key("t_max", std::max(c.epochs, 1));
   c.schedule.eta_min = t.get_double("eta_min", 0);
+  const optim::OptionFail fail = [&](const std::string& key, const std::string& message) { t.fail(key, message); };
+  optim::check_optimizer_options(o, fail);
+  optim::check_train_options(c, fail);
   if (c.patience > 0 && s.data.validation_split <= 0)
     t.fail("patience", "early stopping needs a validation set: set [data] validation_split");
   if (check_unused) root.check_unused();
@@ -264,11 +279,11 @@ Loaded<T> load_data(const RunSpec& s, bool verbose) {
     l.test = sine_gap<T>(1000, false, 2);
   } else if (!s.data.csv.empty()) {
     std::vector<int> cols(s.data.target_columns.begin(), s.data.target_columns.end());
-    l.train = io::load_csv<T>(s.data.csv, cols, cls);
-    if (!s.data.test_csv.empty()) l.test = io::load_csv<T>(s.data.test_csv, cols, cls);
+    l.train = io::load_csv<T>(s.data.csv, cols, cls, s.data.drop_nonfinite);
+    if (!s.data.test_csv.empty()) l.test = io::load_csv<T>(s.data.test_csv, cols, cls, s.data.drop_nonfinite);
   } else {
-    l.train = io::load_arrays<T>(s.data.x, s.data.y, cls);
-    if (!s.data.test_x.empty()) l.test = io::load_arrays<T>(s.data.test_x, s.data.test_y, cls);
+    l.train = io::load_arrays<T>(s.data.x, s.data.y, cls, s.data.drop_nonfinite);
+    if (!s.data.test_x.empty()) l.test = io::load_arrays<T>(s.data.test_x, s.data.test_y, cls, s.data.drop_nonfinite);
   }
   // Flatten images to feature vectors for the dense networks.
   for (auto* d : {&l.train, &l.test})
@@ -296,7 +311,7 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
   int64_t per = 1;
   for (auto d : m.input_shape) per *= d;
   if (per != in)
-    throw io::ConfigError("[model] input_shape holds " + std::to_string(per) + " values per sample, but the data has " +
+    throw io::ConfigError(m.config_path + ": [model] input_shape holds " + std::to_string(per) + " values per sample, but the data has " +
                           std::to_string(in) + " features");
   auto net = std::make_unique<nn::Sequential<T>>();
   net->template emplace<nn::Reshape<T>>(m.input_shape);
@@ -306,7 +321,7 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
   for (size_t i = 0; i < m.layers.size(); ++i) {
     const auto& l = m.layers[i];
     if (l.type == "conv" || l.type == "multipole_conv") {
-      if (flat) throw io::ConfigError("[model] layers: a " + l.type + " layer after flatten/dense");
+      if (flat) throw io::ConfigError(m.config_path + ": [model] layers: a " + l.type + " layer after flatten/dense");
       // A ReLU is fused into the convolution (same function and gradient, one pass fewer).
       // So is a max pooling right after it (window = stride, over the same axes) when the
       // activation is ReLU or none: the full-size output is then never stored.
@@ -343,7 +358,7 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
       flat = true;
       net->template emplace<nn::Flatten<T>>();
     } else if (l.type == "dense") {
-      if (!flat) throw io::ConfigError("[model] layers: a dense layer needs a flatten layer before it");
+      if (!flat) throw io::ConfigError(m.config_path + ": [model] layers: a dense layer needs a flatten layer before it");
       typename nn::Dense<T>::Options o;
       o.weight_init = {l.activation == "relu" ? nn::Init::he_normal : nn::Init::xavier_uniform, 1.0};
       o.bias_init = {nn::Init::torch_linear, 1.0};
@@ -352,7 +367,7 @@ std::unique_ptr<nn::Sequential<T>> build_cnn(const ModelSpec& m, int64_t in, int
       if (l.activation != "identity") net->template emplace<nn::Activation<T>>(nn::parse_activation(l.activation));
     }
     for (auto d : shape)
-      if (d < 1) throw io::ConfigError("[model] layers: the " + l.type + " layer leaves an empty output (check kernel sizes and pooling)");
+      if (d < 1) throw io::ConfigError(m.config_path + ": [model] layers: the " + l.type + " layer leaves an empty output (check kernel sizes and pooling)");
   }
   if (!flat) {
     int64_t n = 1;
@@ -373,6 +388,9 @@ std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, i
   std::vector<int64_t> widths = {in};
   widths.insert(widths.end(), m.hidden.begin(), m.hidden.end());
   widths.push_back(out);
+  optim::check_mlp_widths(widths, "hidden", [&](const std::string& key, const std::string& message) {
+    throw io::ConfigError(m.config_path + ": [model] " + key + " (with the data's input and output widths): " + message);
+  });
   return nn::make_mlp<T>(widths, {.activation = m.activation, .output_activation = m.output_activation,
                                   .init = m.init, .dropout = m.dropout, .batch_norm = m.batch_norm});
 }

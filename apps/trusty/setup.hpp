@@ -22,6 +22,7 @@ struct DataSpec {
   std::string task = "classification";
   double validation_split = 0;
   int64_t limit_train = 0;     // use only the first N training rows (quick runs)
+  bool drop_nonfinite = false; // leave out rows with NaN/inf values (else: an error naming the cell)
 };
 
 // One layer of a [[model.layers]] list (type "cnn").
@@ -41,6 +42,7 @@ struct ModelSpec {
   std::string activation = "relu", output_activation = "identity", init = "auto";
   double dropout = 0;
   bool batch_norm = false;
+  std::string config_path;          // where it was read from, for messages
 };
 
 struct RunSpec {

@@ -102,8 +102,13 @@ int run_train(const std::string& config, const std::string& out, bool resume, bo
   auto root = io::Config::load(config);
   RunSpec spec = parse_run(root);
   fs::create_directories(out);
-  if (fs::absolute(config) != fs::absolute(out + "/config.toml")) fs::copy_file(config, out + "/config.toml", fs::copy_options::overwrite_existing);
   auto r = train_spec(spec, out, resume, !quiet);
+  // The config goes beside the model it describes, and only once there is one: bad data
+  // found while loading must leave an earlier run's config.toml and model.npz together.
+  if (fs::absolute(config) != fs::absolute(out + "/config.toml")) {
+    const auto text = io::read_file(config);
+    io::write_file_atomic(out + "/config.toml", text);
+  }
   std::printf("%s\n", r.dump(2).c_str());
   if (!quiet) std::fprintf(stderr, "trusty: wrote %s/{results.json,history.csv,model.npz}\n", out.c_str());
   return 0;

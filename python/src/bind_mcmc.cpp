@@ -19,7 +19,9 @@ namespace {
 // Keyword options → SamplerOptions, by the names `trusty sample` configs use ([sampler]
 // table); an unknown keyword is a TypeError naming it, a bad value a ValueError from
 // mcmc::validate (the one validation path the CLI uses too).
-mcmc::SamplerOptions options_from(const py::kwargs& kw) {
+}  // namespace
+
+mcmc::SamplerOptions sampler_options(const py::kwargs& kw) {
   mcmc::SamplerOptions o;
   for (auto [k, v] : kw) {
     const auto key = k.cast<std::string>();
@@ -56,6 +58,8 @@ mcmc::SamplerOptions options_from(const py::kwargs& kw) {
   }
   return o;
 }
+
+namespace {
 
 py::object json_to_py(const nlohmann::json& j) {
   return py::module_::import("json").attr("loads")(j.dump());
@@ -131,7 +135,7 @@ void bind_mcmc(py::module_& m) {
       "_sample_callable",
       [](py::function fn, int64_t dim, std::vector<std::string> names, const std::string& out, py::kwargs kw) {
         PyDensity d(std::move(fn), dim, std::move(names));
-        return sample_density(d, options_from(kw), out);
+        return sample_density(d, sampler_options(kw), out);
       },
       py::arg("fn"), py::arg("dim"), py::arg("names") = std::vector<std::string>{}, py::arg("out") = "");
   m.def(
@@ -140,7 +144,7 @@ void bind_mcmc(py::module_& m) {
         density::BiasModelOptions o;
         o.prior_sd = prior_sd;
         const density::NeuralBiasModel model(density::load_catalogue(catalogue), o);
-        auto opt = options_from(kw);
+        auto opt = sampler_options(kw);
         if (opt.init.empty()) {  // start the chains at the MAP, fitted from the simulator's θ
           py::gil_scoped_release nogil;
           opt.init = bayes::fit_map(model, density::default_true_theta(), {.tolerance = 1e-4}).theta;

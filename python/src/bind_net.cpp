@@ -8,6 +8,7 @@
 #include "trusty/nn/layers.hpp"
 #include "trusty/nn/loss.hpp"
 #include "trusty/nn/losses.hpp"
+#include "trusty/optim/options_check.hpp"
 #include "trusty/optim/trainer.hpp"
 
 namespace trusty::python {
@@ -81,6 +82,9 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
   py::class_<N, std::shared_ptr<N>>(m, ("MLP" + suffix).c_str(), "A multilayer perceptron with one flat parameter buffer")
       .def(py::init([](std::vector<int64_t> widths, std::string activation, std::string output_activation, std::string init,
                        double dropout, bool batch_norm, uint64_t seed) {
+             optim::check_mlp_widths(widths, "widths", [](const std::string& key, const std::string& message) {
+               throw py::value_error("MLP: argument " + key + ": " + message);
+             });
              auto n = std::make_shared<N>();
              n->widths = widths;
              n->activation = activation;
@@ -161,17 +165,24 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              oc.lr = lr;
              oc.momentum = momentum;
              oc.weight_decay = weight_decay < 0 ? (optimizer == "adamw" ? 0.01 : 0.0) : weight_decay;
+             // The same checks as `trusty train` (optim/options_check.hpp), naming the argument.
+             const optim::OptionFail fail = [](const std::string& key, const std::string& message) {
+               throw py::value_error("Trainer: argument " + key + ": " + message);
+             };
+             optim::check_optimizer_options(oc, fail);
              h->opt = optim::make_optimizer<T>(oc);
              optim::TrainConfig c{.epochs = epochs, .batch_size = batch_size, .loss = loss, .l1 = l1, .l2 = l2,
                                   .clip_norm = clip_norm, .patience = patience, .seed = seed, .checkpoint = checkpoint,
                                   .progress = progress};
              c.schedule = optim::Schedule::parse(schedule);
-             c.schedule.t_max = t_max > 0 ? t_max : epochs;
+             if (t_max < 0) fail("t_max", "expected an integer >= 1 (or 0: the number of epochs), got " + std::to_string(t_max));
+             c.schedule.t_max = t_max > 0 ? t_max : std::max(epochs, 1);
+             optim::check_train_options(c, fail);
              c.loss_options = std::move(loss_options);
              try {
                h->trainer = std::make_unique<optim::Trainer<T>>(*net->net, *h->opt, c);
              } catch (const std::invalid_argument& e) {
-               throw py::value_error(e.what());
+               throw py::value_error(std::string("Trainer: ") + e.what());
              }
              h->classification = loss == "auto" || (h->trainer->loss() && h->trainer->loss()->needs_labels());
              return h;
@@ -184,8 +195,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
       .def("fit",
            [](TH& h, py::handle x, py::handle y, py::handle x_val, py::handle y_val, py::object callback) {
              // Integer labels make a classifier (unless a regression loss was asked for).
-             const bool cls = py::isinstance<py::array>(y) && (py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'i' ||
-                                                              py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'u');
+             const bool cls = integer_array(y);
              auto train = dataset<T>(*h.net, x, y, cls, "x", "y", h.trainer->loss());
              io::Dataset<T> val;
              const bool has_val = !x_val.is_none();
@@ -214,9 +224,11 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            "Trains; callback(record) runs after every epoch (return False to stop). Returns the history")
       .def("evaluate",
            [](TH& h, py::handle x, py::handle y) {
-             const bool cls = py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'i' ||
-                              py::array(py::reinterpret_borrow<py::array>(y)).dtype().kind() == 'u';
+             // Not an array (None, a number, a list): integer_array says no and targets()
+             // raises the TypeError naming y (reading .dtype() of a non-array crashed).
+             const bool cls = integer_array(y);
              auto d = dataset<T>(*h.net, x, y, cls, "x", "y", h.trainer->loss());
+             if (d.size() == 0) throw py::value_error("x: 0 rows, expected at least one sample to evaluate on");
              auto ev = h.trainer->evaluate(d);
              py::dict r;
              r["loss"] = ev.loss;
@@ -225,7 +237,13 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              return r;
            },
            py::arg("x"), py::arg("y"))
-      .def("predict", [](TH& h, py::handle x) { return to_numpy<T>(h.trainer->predict(features<T>(x, "x", h.net->in()))); },
+      .def("predict",
+           [](TH& h, py::handle x) {
+             auto t = features<T>(x, "x", h.net->in());
+             // Zero rows in, zero rows out, with the network's output width.
+             if (t.dim(0) == 0) return to_numpy<T>(core::Tensor<T>(core::Shape{0, h.net->out()}));
+             return to_numpy<T>(h.trainer->predict(t));
+           },
            py::arg("x"))
       .def("save_checkpoint", [](TH& h, const std::string& p) { h.trainer->save_checkpoint(p); }, py::arg("path"))
       .def("load_checkpoint", [](TH& h, const std::string& p) { h.trainer->load_checkpoint(p); }, py::arg("path"))

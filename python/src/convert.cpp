@@ -14,6 +14,12 @@ std::string shape_str(const py::array& a) {
   return os.str();
 }
 
+bool integer_array(const py::handle& obj) {
+  if (!py::isinstance<py::array>(obj)) return false;
+  const char k = py::reinterpret_borrow<py::array>(obj).dtype().kind();
+  return k == 'i' || k == 'u';
+}
+
 namespace {
 py::array as_array(const py::handle& obj, const char* arg) {
   if (!py::isinstance<py::array>(obj))

@@ -17,6 +17,10 @@ template <class T> constexpr const char* dtype_name() { return std::is_same_v<T,
 
 std::string shape_str(const py::array& a);
 
+// True when obj is a numpy array of integer dtype (class labels); false for anything else,
+// including objects that are not arrays at all.
+bool integer_array(const py::handle& obj);
+
 // x: an array of dtype T with n rows whose trailing dimensions hold `features` values.
 template <class T>
 core::Tensor<T> features(const py::handle& obj, const char* arg, int64_t features);

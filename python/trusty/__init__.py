@@ -22,11 +22,11 @@ class labels); `net.parameters` and `net.gradients` are views of the network's o
 buffer (they keep the network alive). Reports: `python3 -m trusty.report RUN_DIR`.
 """
 from . import _trusty
-from ._trusty import ConfigError, TrainingDiverged, __version__, cache_dir, fetch, set_threads
+from ._trusty import BayesianNetwork, ConfigError, TrainingDiverged, __version__, cache_dir, fetch, set_threads
 from ._trusty import (bias_log_density, bias_parameter_names, default_true_theta, load_catalogue, loss_names,
                       mdn_log_prob, mdn_sample, simulate_catalogue)
 
-__all__ = ["MLP", "Trainer", "sample", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
+__all__ = ["MLP", "Trainer", "sample", "BayesianNetwork", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
 
 
 def MLP(widths, activation="relu", output_activation="identity", init="auto", dropout=0.0, batch_norm=False,

@@ -26,6 +26,15 @@ double log_half_normal_on_log(double u, double h, double& d_u) {
   return std::numbers::ln2 - std::log(h) - kHalfLog2Pi - 0.5 * z * z + u;
 }
 
+// ln p(u) for u = ln s under a group's hyperprior (Jacobian included), and d/du.
+double log_hyperprior(double u, const WeightPrior& p, double& d_u) {
+  if (p.hyperprior == Hyperprior::half_normal) return log_half_normal_on_log(u, p.scale, d_u);
+  // τ = e^{−2u} ~ Gamma(α, β): α ln β − ln Γ(α) + (α − 1) ln τ − βτ, plus ln|dτ/du| = ln 2 + ln τ.
+  const double tau = std::exp(-2 * u);
+  d_u = -2 * p.shape + 2 * p.rate * tau;
+  return p.shape * std::log(p.rate) - std::lgamma(p.shape) - 2 * p.shape * u - p.rate * tau + std::numbers::ln2;
+}
+
 void require_positive(double v, const std::string& what) {
   if (!(v > 0) || !std::isfinite(v))
     throw std::invalid_argument("BayesianNetwork: " + what + " must be a positive number, got " + std::to_string(v));
@@ -74,6 +83,10 @@ void BayesianNetwork::build_groups() {
     for (const auto& [name, lp] : opt_.layer_priors)
       if (name == e.name || e.name.starts_with(name + ".")) p = lp;
     require_positive(p.scale, std::string("the prior scale of ") + e.name);
+    if (p.sampled && p.hyperprior == Hyperprior::gamma_precision) {
+      require_positive(p.shape, std::string("the gamma hyperprior's shape for ") + e.name);
+      require_positive(p.rate, std::string("the gamma hyperprior's rate for ") + e.name);
+    }
     const int64_t idx = p.sampled ? n_weights_ + n_extra_++ : -1;
     groups_.push_back({e.name, e.offset, e.shape.numel(), p, idx});
   }
@@ -184,7 +197,7 @@ double BayesianNetwork::prior_terms(std::span<const double> theta, std::span<dou
     }
     lp += -0.5 * ss * inv_var - static_cast<double>(g.size) * (u + kHalfLog2Pi);
     if (sampled) {
-      lp += log_half_normal_on_log(u, g.prior.scale, d_u);
+      lp += log_hyperprior(u, g.prior, d_u);
       grad[static_cast<size_t>(g.scale_index)] += ss * inv_var - static_cast<double>(g.size) + d_u;
     }
   }

@@ -111,7 +111,14 @@ Predictive posterior_predictive(const BayesianNetwork& model, const Eigen::Matri
 Predictive posterior_predictive(const BayesianNetwork& model, std::span<const mcmc::ChainDraws> chains, const core::Tensor<double>& x,
                                 const PredictiveOptions& opt) {
   int64_t rows = 0;
-  for (const auto& c : chains) rows += c.n_draws() - c.n_warmup_saved;
+  const std::vector<std::string> names = model.param_names();
+  for (const auto& c : chains) {
+    rows += c.n_draws() - c.n_warmup_saved;
+    if (!c.param_names.empty() && c.param_names != names)
+      throw std::invalid_argument("posterior_predictive: chain " + std::to_string(c.chain_id) + "'s parameters (" +
+                                  std::to_string(c.param_names.size()) + ", first '" + c.param_names.front() +
+                                  "') are not this network's (" + std::to_string(names.size()) + ", first '" + names.front() + "')");
+  }
   Eigen::MatrixXd all(rows, chains.empty() ? 0 : chains.front().params.cols());
   int64_t r = 0;
   for (const auto& c : chains) {

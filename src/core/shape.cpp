@@ -84,12 +84,13 @@ std::array<int64_t, kMaxRank> broadcast_strides(const Shape& in, const Shape& ou
 Shape reduced_shape(const Shape& s, std::span<const int> axes, bool keepdims) {
   std::array<bool, kMaxRank> red{};
   for (int a : axes) red[static_cast<size_t>(s.normalize_axis(a))] = true;
-  std::vector<int64_t> d;
+  std::array<int64_t, kMaxRank> d{};  // no heap: reductions run on every HMC gradient
+  size_t n = 0;
   for (int i = 0; i < s.rank(); ++i) {
-    if (!red[static_cast<size_t>(i)]) d.push_back(s[i]);
-    else if (keepdims) d.push_back(1);
+    if (!red[static_cast<size_t>(i)]) d[n++] = s[i];
+    else if (keepdims) d[n++] = 1;
   }
-  return Shape(std::span<const int64_t>(d));
+  return Shape(std::span<const int64_t>(d.data(), n));
 }
 
 }  // namespace trusty::core

@@ -1,12 +1,10 @@
 #include "trusty/io/npy.hpp"
 
-#include <zlib.h>
-
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
-#include <regex>
 #include <stdexcept>
 #include <unistd.h>
 #include <fcntl.h>
@@ -89,16 +87,111 @@ std::vector<char> encode_npy(const NpyArray& a) {
   size_t total = pre + header.size() + 1;
   header.append((64 - total % 64) % 64, ' ');
   header += '\n';
-  std::vector<char> out;
-  const char magic[] = "\x93NUMPY\x01\x00";
-  out.insert(out.end(), magic, magic + 8);
+  // Sized once and filled with memcpy (GCC 12 warns falsely on vector<char>::insert here).
   const uint16_t len = static_cast<uint16_t>(header.size());
-  out.push_back(static_cast<char>(len & 0xff));
-  out.push_back(static_cast<char>(len >> 8));
-  out.insert(out.end(), header.begin(), header.end());
-  out.insert(out.end(), a.data.begin(), a.data.end());
+  const char prefix[10] = {'\x93', 'N', 'U', 'M', 'P', 'Y', 1, 0, static_cast<char>(len & 0xff), static_cast<char>(len >> 8)};
+  std::vector<char> out(sizeof prefix + header.size() + a.data.size());
+  std::memcpy(out.data(), prefix, sizeof prefix);
+  std::memcpy(out.data() + sizeof prefix, header.data(), header.size());
+  if (!a.data.empty()) std::memcpy(out.data() + sizeof prefix + header.size(), a.data.data(), a.data.size());
   return out;
 }
+
+namespace {
+// The .npy header is a Python dict literal: {'descr': '<f4', 'fortran_order': False,
+// 'shape': (2, 3), }. Read strictly: exactly these three keys, a closing brace, nothing but
+// padding after it, and non-negative dimensions whose product fits the file.
+class HeaderParser {
+ public:
+  HeaderParser(const std::string& h, const std::string& what) : h_(h), what_(what) {}
+
+  NpyArray parse() {
+    NpyArray a;
+    bool descr = false, order = false, shape = false;
+    expect('{', "the header to start with '{'");
+    for (;;) {
+      ws();
+      if (peek() == '}') break;
+      if (i_ >= h_.size() || peek() == '\n') fail("a closing '}'");
+      const std::string key = quoted();
+      ws();
+      expect(':', "':' after '" + key + "'");
+      ws();
+      if (key == "descr" && !descr) {
+        a.descr = quoted();
+        descr = true;
+      } else if (key == "fortran_order" && !order) {
+        if (h_.compare(i_, 4, "True") == 0) throw std::invalid_argument(what_ + ": Fortran-ordered arrays are not supported (save with np.ascontiguousarray)");
+        if (h_.compare(i_, 5, "False") != 0) fail("fortran_order to be False");
+        i_ += 5;
+        order = true;
+      } else if (key == "shape" && !shape) {
+        a.shape = dims();
+        shape = true;
+      } else {
+        fail("only the keys 'descr', 'fortran_order' and 'shape', once each, got '" + key + "'");
+      }
+      ws();
+      if (peek() == ',') { ++i_; continue; }
+      ws();
+      if (peek() != '}') fail("',' or '}' after the value of '" + key + "'");
+    }
+    ++i_;
+    while (i_ < h_.size() && (h_[i_] == ' ' || h_[i_] == '\n' || h_[i_] == '\0')) ++i_;
+    if (i_ != h_.size()) fail("only padding after '}'");
+    if (!descr || !order || !shape)
+      fail(std::string("the keys descr, fortran_order and shape; '") + (!descr ? "descr" : !order ? "fortran_order" : "shape") + "' is missing");
+    return a;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& expected) const {
+    throw std::invalid_argument(what_ + ": malformed .npy header at byte " + std::to_string(i_) + ": expected " + expected);
+  }
+  char peek() const { return i_ < h_.size() ? h_[i_] : '\0'; }
+  void ws() { while (i_ < h_.size() && h_[i_] == ' ') ++i_; }
+  void expect(char c, const std::string& expected) {
+    if (peek() != c) fail(expected);
+    ++i_;
+  }
+  std::string quoted() {
+    const char q = peek();
+    if (q != '\'' && q != '"') fail("a quoted string");
+    const size_t end = h_.find(q, i_ + 1);
+    if (end == std::string::npos) fail("a closing quote");
+    std::string v = h_.substr(i_ + 1, end - i_ - 1);
+    i_ = end + 1;
+    return v;
+  }
+  std::vector<int64_t> dims() {
+    expect('(', "a shape tuple '(...)'");
+    std::vector<int64_t> d;
+    for (;;) {
+      ws();
+      if (peek() == ')') break;
+      if (peek() < '0' || peek() > '9') fail("a non-negative integer dimension in the shape");
+      int64_t v = 0;
+      while (peek() >= '0' && peek() <= '9') {
+        if (v > (int64_t{1} << 50)) fail("a dimension below 2^50 in the shape");
+        v = v * 10 + (h_[i_++] - '0');
+      }
+      if (peek() == 'L') ++i_;  // Python 2's long suffix
+      d.push_back(v);
+      ws();
+      if (peek() == ',') { ++i_; continue; }
+      ws();
+      if (peek() != ')') fail("',' or ')' in the shape");
+    }
+    ++i_;
+    if (d.size() > 8) fail("at most 8 dimensions, got " + std::to_string(d.size()));
+    return d;
+  }
+
+  const std::string& h_;
+  const std::string& what_;
+  size_t i_ = 0;
+};
+}  // namespace
 
 NpyArray decode_npy(std::span<const char> b, const std::string& what) {
   if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0)
@@ -108,29 +201,37 @@ NpyArray decode_npy(std::span<const char> b, const std::string& what) {
   if (major == 1) {
     hlen = static_cast<unsigned char>(b[8]) | (static_cast<size_t>(static_cast<unsigned char>(b[9])) << 8);
     off = 10;
-  } else {
+  } else if (major == 2 || major == 3) {
     if (b.size() < 12) throw std::invalid_argument(what + ": truncated .npy header");
     hlen = 0;
     for (int i = 0; i < 4; ++i) hlen |= static_cast<size_t>(static_cast<unsigned char>(b[8 + static_cast<size_t>(i)])) << (8 * i);
     off = 12;
+  } else {
+    throw std::invalid_argument(what + ": .npy format version " + std::to_string(major) + ", expected 1, 2 or 3");
   }
-  if (off + hlen > b.size()) throw std::invalid_argument(what + ": truncated .npy header");
-  std::string h(b.data() + off, hlen);
-  std::smatch m;
-  NpyArray a;
-  if (!std::regex_search(h, m, std::regex("'descr':\\s*'([^']+)'"))) throw std::invalid_argument(what + ": .npy header has no descr");
-  a.descr = m[1];
-  if (std::regex_search(h, m, std::regex("'fortran_order':\\s*True")))
-    throw std::invalid_argument(what + ": Fortran-ordered arrays are not supported (save with np.ascontiguousarray)");
-  if (!std::regex_search(h, m, std::regex("'shape':\\s*\\(([^)]*)\\)"))) throw std::invalid_argument(what + ": .npy header has no shape");
-  std::string dims = m[1];
-  std::regex num("\\d+");
-  for (auto it = std::sregex_iterator(dims.begin(), dims.end(), num); it != std::sregex_iterator(); ++it)
-    a.shape.push_back(std::stoll(it->str()));
-  const size_t bytes = static_cast<size_t>(a.numel()) * item_size(a.descr, what);
-  if (off + hlen + bytes > b.size())
-    throw std::invalid_argument(what + ": data truncated (" + std::to_string(b.size() - off - hlen) + " bytes for " +
-                                std::to_string(bytes) + " expected)");
+  if (hlen > b.size() - off) throw std::invalid_argument(what + ": truncated .npy header (" + std::to_string(hlen) + " bytes announced)");
+  const std::string h(b.data() + off, hlen);
+  NpyArray a = HeaderParser(h, what).parse();
+  const size_t item = item_size(a.descr, what);
+  // The size in bytes, checked against what the file holds before anything is allocated.
+  const size_t avail = b.size() - off - hlen;
+  uint64_t bytes = item;
+  for (auto d : a.shape) {
+    if (d != 0 && bytes > avail / static_cast<uint64_t>(d)) {
+      bytes = UINT64_MAX;
+      break;
+    }
+    bytes *= static_cast<uint64_t>(d);
+  }
+  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) bytes = 0;
+  if (bytes > avail) {
+    std::string shape;
+    for (auto d : a.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);
+    throw std::invalid_argument(what + ": data truncated: shape (" + shape + ") of " + a.descr + " needs more than the " +
+                                std::to_string(avail) + " bytes present");
+  }
+  if (bytes != avail)
+    throw std::invalid_argument(what + ": " + std::to_string(avail - bytes) + " bytes after the data (shape and file size disagree)");
   a.data.assign(b.data() + off + hlen, b.data() + off + hlen + bytes);
   return a;
 }
@@ -148,9 +249,13 @@ void write_file_atomic(const std::string& path, std::span<const char> bytes) {
 }
 
 std::vector<char> read_file(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::invalid_argument(path + ": is a directory, expected a file");
   std::ifstream f(path, std::ios::binary | std::ios::ate);
   if (!f) throw std::invalid_argument("cannot open '" + path + "': " + std::strerror(errno));
-  std::vector<char> b(static_cast<size_t>(f.tellg()));
+  const auto end = f.tellg();
+  if (end < 0) throw std::invalid_argument("cannot read '" + path + "': not a regular file");
+  std::vector<char> b(static_cast<size_t>(end));
   f.seekg(0);
   if (!f.read(b.data(), static_cast<std::streamsize>(b.size()))) throw std::invalid_argument("cannot read '" + path + "'");
   return b;
@@ -164,89 +269,6 @@ void write_npy(const std::string& path, const NpyArray& a) {
 NpyArray read_npy(const std::string& path) {
   auto b = read_file(path);
   return decode_npy(b, path);
-}
-
-// ---- zip (the .npz container) -----------------------------------------------------------------
-namespace {
-void put16(std::vector<char>& o, uint32_t v) {
-  o.push_back(static_cast<char>(v & 0xff));
-  o.push_back(static_cast<char>((v >> 8) & 0xff));
-}
-void put32(std::vector<char>& o, uint32_t v) {
-  put16(o, v & 0xffff);
-  put16(o, v >> 16);
-}
-uint32_t get16(const char* p) { return static_cast<unsigned char>(p[0]) | (static_cast<uint32_t>(static_cast<unsigned char>(p[1])) << 8); }
-uint32_t get32(const char* p) { return get16(p) | (get16(p + 2) << 16); }
-}  // namespace
-
-void write_npz(const std::string& path, const Npz& arrays) {
-  std::vector<char> out, central;
-  uint16_t count = 0;
-  for (const auto& [name, arr] : arrays) {
-    const std::string fname = name + ".npy";
-    auto body = encode_npy(arr);
-    if (body.size() > 0xfffffff0u) throw std::invalid_argument("write_npz: member '" + name + "' exceeds 4 GiB");
-    const uint32_t crc = static_cast<uint32_t>(crc32(0, reinterpret_cast<const Bytef*>(body.data()), static_cast<uInt>(body.size())));
-    const uint32_t offset = static_cast<uint32_t>(out.size());
-    put32(out, 0x04034b50); put16(out, 20); put16(out, 0); put16(out, 0); put16(out, 0); put16(out, 0x21);
-    put32(out, crc); put32(out, static_cast<uint32_t>(body.size())); put32(out, static_cast<uint32_t>(body.size()));
-    put16(out, static_cast<uint32_t>(fname.size())); put16(out, 0);
-    out.insert(out.end(), fname.begin(), fname.end());
-    out.insert(out.end(), body.begin(), body.end());
-    put32(central, 0x02014b50); put16(central, 20); put16(central, 20); put16(central, 0); put16(central, 0);
-    put16(central, 0); put16(central, 0x21); put32(central, crc); put32(central, static_cast<uint32_t>(body.size()));
-    put32(central, static_cast<uint32_t>(body.size())); put16(central, static_cast<uint32_t>(fname.size()));
-    put16(central, 0); put16(central, 0); put16(central, 0); put16(central, 0); put32(central, 0); put32(central, offset);
-    central.insert(central.end(), fname.begin(), fname.end());
-    ++count;
-  }
-  const uint32_t cd_off = static_cast<uint32_t>(out.size());
-  out.insert(out.end(), central.begin(), central.end());
-  put32(out, 0x06054b50); put16(out, 0); put16(out, 0); put16(out, count); put16(out, count);
-  put32(out, static_cast<uint32_t>(central.size())); put32(out, cd_off); put16(out, 0);
-  write_file_atomic(path, out);
-}
-
-Npz read_npz(const std::string& path) {
-  auto b = read_file(path);
-  if (b.size() < 22) throw std::invalid_argument(path + ": not a .npz (zip) file: too short");
-  size_t eocd = b.size() - 22;
-  while (eocd > 0 && get32(b.data() + eocd) != 0x06054b50) --eocd;
-  if (get32(b.data() + eocd) != 0x06054b50) throw std::invalid_argument(path + ": not a .npz (zip) file: no end record");
-  const uint32_t n = get16(b.data() + eocd + 10);
-  size_t p = get32(b.data() + eocd + 16);
-  Npz out;
-  for (uint32_t i = 0; i < n; ++i) {
-    if (p + 46 > b.size() || get32(b.data() + p) != 0x02014b50) throw std::invalid_argument(path + ": corrupt zip directory");
-    const uint32_t method = get16(b.data() + p + 10), csize = get32(b.data() + p + 20), usize = get32(b.data() + p + 24);
-    const uint32_t nlen = get16(b.data() + p + 28), xlen = get16(b.data() + p + 30), clen = get16(b.data() + p + 32);
-    const uint32_t lho = get32(b.data() + p + 42);
-    std::string name(b.data() + p + 46, nlen);
-    p += 46 + nlen + xlen + clen;
-    const size_t data = lho + 30 + get16(b.data() + lho + 26) + get16(b.data() + lho + 28);
-    if (data + csize > b.size()) throw std::invalid_argument(path + ": member '" + name + "' is truncated");
-    std::vector<char> body;
-    if (method == 0) {
-      body.assign(b.data() + data, b.data() + data + csize);
-    } else if (method == 8) {
-      body.resize(usize);
-      z_stream zs{};
-      inflateInit2(&zs, -MAX_WBITS);
-      zs.next_in = reinterpret_cast<Bytef*>(b.data() + data);
-      zs.avail_in = csize;
-      zs.next_out = reinterpret_cast<Bytef*>(body.data());
-      zs.avail_out = usize;
-      const int rc = inflate(&zs, Z_FINISH);
-      inflateEnd(&zs);
-      if (rc != Z_STREAM_END) throw std::invalid_argument(path + ": member '" + name + "' does not inflate");
-    } else {
-      throw std::invalid_argument(path + ": member '" + name + "' uses zip method " + std::to_string(method));
-    }
-    if (name.size() > 4 && name.substr(name.size() - 4) == ".npy") name.resize(name.size() - 4);
-    out.emplace(name, decode_npy(body, path + ":" + name));
-  }
-  return out;
 }
 
 #define TRUSTY_INST(T)                                                                 \

@@ -90,6 +90,22 @@ void WindowedAdaptation::compute_next_window() {
   if (next_window_ + 2 * window_size_ >= num_warmup_ - term_buffer_) next_window_ = last;
 }
 
+Eigen::MatrixXd WindowedAdaptation::regularised_estimate() const {
+  const double n = static_cast<double>(n_);
+  const double w = n / (n + 5.0), reg = 1e-3 * 5.0 / (n + 5.0);
+  Eigen::MatrixXd sigma = m2_ / (n - 1.0);
+  if (kind_ == MetricKind::dense_e) {
+    sigma = w * sigma + reg * Eigen::MatrixXd::Identity(sigma.rows(), sigma.cols());
+    sigma = 0.5 * (sigma + sigma.transpose()).eval();
+  } else {
+    sigma = (w * sigma.array() + reg).matrix();
+  }
+  if (!sigma.allFinite())
+    throw std::runtime_error("metric adaptation: numerical overflow in the covariance estimate; "
+                             "is the posterior improper?");
+  return sigma;
+}
+
 bool WindowedAdaptation::learn(Metric& metric, const Eigen::VectorXd& q) {
   if (!active_) return false;
   if (in_window()) {  // Welford
@@ -106,19 +122,10 @@ bool WindowedAdaptation::learn(Metric& metric, const Eigen::VectorXd& q) {
     return false;
   }
   compute_next_window();
-  const double n = static_cast<double>(n_);
-  const double w = n / (n + 5.0), reg = 1e-3 * 5.0 / (n + 5.0);
-  Eigen::MatrixXd sigma = n_ > 1 ? Eigen::MatrixXd(m2_ / (n - 1.0)) : Eigen::MatrixXd(Eigen::MatrixXd::Zero(m2_.rows(), m2_.cols()));
-  if (kind_ == MetricKind::dense_e) {
-    sigma = w * sigma + reg * Eigen::MatrixXd::Identity(sigma.rows(), sigma.cols());
-    sigma = 0.5 * (sigma + sigma.transpose()).eval();
-  } else {
-    sigma = (w * sigma.array() + reg).matrix();
-  }
-  if (!sigma.allFinite())
-    throw std::runtime_error("metric adaptation: numerical overflow in the covariance estimate; "
-                             "is the posterior improper?");
-  metric.set_inv_metric(sigma, "adapted inverse metric");
+  // With fewer than two draws there is no estimate: the metric is kept as it is, not
+  // regularised towards 10⁻³ I (Stan's Welford estimators leave it unchanged, but its
+  // regularisation then shrinks it; stan-dev/stan pull request 3037).
+  if (n_ > 1) metric.set_inv_metric(regularised_estimate(), "adapted inverse metric");
   n_ = 0;
   mean_.setZero();
   m2_.setZero();

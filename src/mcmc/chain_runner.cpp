@@ -2,9 +2,8 @@
 
 #include <chrono>
 #include <cmath>
+#include <limits>
 #include <stdexcept>
-
-#include "trusty/io/npy.hpp"
 
 namespace trusty::mcmc::detail {
 
@@ -14,7 +13,7 @@ MetricKind runner_metric(const SamplerOptions& o) {
   return o.algorithm == "hmclet" && o.hmclet_quasi_newton ? MetricKind::dense_e : parse_metric(o.metric);
 }
 
-std::string describe_nonfinite(double lp, const Eigen::VectorXd& g) {
+std::string describe_nonfinite(double lp, const Eigen::Ref<const Eigen::VectorXd>& g) {
   if (!std::isfinite(lp)) return "the log density is " + std::to_string(lp);
   for (int64_t i = 0; i < g.size(); ++i)
     if (!std::isfinite(g[i])) return "gradient element " + std::to_string(i + 1) + " is " + std::to_string(g[i]);
@@ -40,37 +39,41 @@ ChainRunner::ChainRunner(const LogDensity& density, const SamplerOptions& option
   if (o_.algorithm == "hmclet")
     hmclet_.emplace(ham_, HmcletSettings{.eps_max = o_.hmclet_eps_max, .L_max = o_.hmclet_L_max,
                                          .window = o_.hmclet_window, .update_every = o_.hmclet_update_every,
-                                         .quasi_newton = o_.hmclet_quasi_newton, .delta = o_.delta});
+                                         .quasi_newton = o_.hmclet_quasi_newton, .delta = o_.delta,
+                                         .num_warmup = o_.num_warmup, .term_buffer = o_.term_buffer});
 }
+
+namespace {
+// What is not finite at theta (one more evaluation, for the error message only).
+std::string describe_problem(const LogDensity& density, const Eigen::VectorXd& theta) {
+  std::vector<double> g(static_cast<size_t>(theta.size()));
+  try {
+    const double lp = density.log_density_and_gradient(std::span<const double>(theta.data(), g.size()), g);
+    return describe_nonfinite(lp, Eigen::Map<Eigen::VectorXd>(g.data(), theta.size()));
+  } catch (const std::domain_error& e) {
+    return std::string("the log density threw: ") + e.what();
+  }
+}
+}  // namespace
 
 void ChainRunner::initialize_point() {
   const std::string who = "sample: chain " + std::to_string(chain_ + 1) + ": ";
+  constexpr double kNegInf = -std::numeric_limits<double>::infinity();
   if (!o_.init.empty()) {
     z_.q = Eigen::Map<const Eigen::VectorXd>(o_.init.data(), dim_);
     ham_.update(z_);
-    if (z_.lp == -std::numeric_limits<double>::infinity()) {
-      // Re-evaluate to name what was not finite (update() folds it into lp = −∞).
-      std::vector<double> g(static_cast<size_t>(dim_));
-      double lp;
-      try {
-        lp = density_.log_density_and_gradient(o_.init, g);
-      } catch (const std::domain_error& e) {
-        throw std::invalid_argument(who + "init: the log density threw at the initial point: " + e.what());
-      }
-      throw std::invalid_argument(who + "init: at the initial point " +
-                                  describe_nonfinite(lp, Eigen::Map<Eigen::VectorXd>(g.data(), dim_)));
-    }
+    if (z_.lp == kNegInf) throw std::invalid_argument(who + "init: at the initial point " + describe_problem(density_, z_.q));
     return;
   }
-  std::string last;
   for (int attempt = 0; attempt < 100; ++attempt) {
     for (int64_t i = 0; i < dim_; ++i) z_.q[i] = rng_.uniform(-o_.init_radius, o_.init_radius);
     ham_.update(z_);
-    if (z_.lp != -std::numeric_limits<double>::infinity()) return;
+    if (z_.lp != kNegInf) return;
   }
   throw std::invalid_argument(who + "no initial point with a finite log density and gradient in 100 random draws "
                               "uniform(-" + std::to_string(o_.init_radius) + ", " + std::to_string(o_.init_radius) +
-                              ") on the unconstrained space; check the model or give init");
+                              ") on the unconstrained space (at the last, " + describe_problem(density_, z_.q) +
+                              "); check the model or give init");
 }
 
 void ChainRunner::start() {
@@ -92,7 +95,10 @@ void ChainRunner::end_warmup() {
   if (hmclet_) {
     hmclet_->end_warmup();
     eps_ = hmclet_->eps_max();
-  } else if (o_.num_warmup > 0) {
+  } else if (o_.num_warmup > 0 && da_.counter > 0) {
+    // exp(x̄); but when a metric window ended on the last warmup iteration (term_buffer = 0)
+    // dual averaging was just restarted, x̄ = 0, and Stan would return ε = 1 (stan-dev/stan
+    // pull request 3345): keep the step size just re-initialised for the new metric instead.
     eps_ = da_.final_step_size();
   }
 }
@@ -175,7 +181,9 @@ ChainDraws ChainRunner::result() const {
               {"seed", std::to_string(o_.seed)},
               {"chain_id", std::to_string(d.chain_id)},
               {"init_radius", std::to_string(o_.init_radius)},
+              {"engaged", o_.num_warmup > 0 ? "1" : "0"},
               {"stepsize", std::to_string(o_.step_size)},
+              {"stepsize_jitter", "0"},
               {"delta", std::to_string(o_.delta)},
               {"gamma", std::to_string(o_.gamma)},
               {"kappa", std::to_string(o_.kappa)},

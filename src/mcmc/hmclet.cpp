@@ -5,6 +5,20 @@
 
 namespace trusty::mcmc {
 
+bool bfgs_inverse_update(Eigen::MatrixXd& H, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
+                         Eigen::VectorXd& hy) {
+  const double sy = s.dot(y);
+  if (!(sy > 1e-12 * s.norm() * y.norm())) return false;
+  const double rho = 1.0 / sy;
+  // Expanded: H − ρ (H y sᵀ + s yᵀ H) + (ρ² yᵀHy + ρ) s sᵀ.
+  hy.noalias() = H * y;
+  const double yhy = y.dot(hy);
+  H.noalias() -= rho * (hy * s.transpose() + s * hy.transpose());
+  H.noalias() += (rho * rho * yhy + rho) * (s * s.transpose());
+  H = 0.5 * (H + H.transpose()).eval();
+  return true;
+}
+
 Hmclet::Hmclet(Hamiltonian& hamiltonian, const HmcletSettings& settings)
     : h_(hamiltonian), s_(settings), hmc_(hamiltonian, 1, 0) {
   const int64_t d = hamiltonian.metric().dim();
@@ -49,22 +63,13 @@ void Hmclet::update_covariance() {
   }
   if (!cov_inv_metric_.allFinite())
     throw std::runtime_error("HMCLET metric adaptation: non-finite covariance estimate");
-  use_covariance_metric();
+  if (!s_.quasi_newton) use_covariance_metric();  // else the reset target of H
 }
 
 void Hmclet::bfgs_update(const PhasePoint& z) {
-  // ∇U = −∇ln π.
   s_vec_ = z.q - prev_q_;
-  y_vec_ = -z.g - prev_grad_u_;
-  const double sy = s_vec_.dot(y_vec_);
-  if (!(sy > 1e-12 * s_vec_.norm() * y_vec_.norm())) return;
-  const double rho = 1.0 / sy;
-  // H ← H − ρ (H y sᵀ + s yᵀ H) + (ρ² yᵀHy + ρ) s sᵀ  (the BFGS update expanded).
-  hy_.noalias() = bfgs_ * y_vec_;
-  const double yhy = y_vec_.dot(hy_);
-  bfgs_.noalias() -= rho * (hy_ * s_vec_.transpose() + s_vec_ * hy_.transpose());
-  bfgs_.noalias() += (rho * rho * yhy + rho) * (s_vec_ * s_vec_.transpose());
-  bfgs_ = 0.5 * (bfgs_ + bfgs_.transpose()).eval();
+  y_vec_ = -z.g - prev_grad_u_;  // ∇U_new − ∇U_old, ∇U = −∇ln π
+  if (!bfgs_inverse_update(bfgs_, s_vec_, y_vec_, hy_)) return;
   try {
     h_.metric().set_inv_dense(bfgs_, "HMCLET quasi-Newton metric");
   } catch (const std::invalid_argument&) {  // lost definiteness to rounding: start again
@@ -74,7 +79,12 @@ void Hmclet::bfgs_update(const PhasePoint& z) {
 
 Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double& eps_used) {
   const double u = rng.uniform(), u2 = rng.uniform();
-  const double eps = eps_max_ * (1.0 - u);
+  // While ε_max is adapted, trajectories use ε_max itself, so that dual averaging aims the
+  // acceptance at δ for the LARGEST step and every randomised step ε_max (1 − u) of the
+  // sampling phase is at most that one. Adapting on the randomised steps' mean acceptance
+  // instead pushed ε_max past the leapfrog's stability limit (seen as tens of divergences
+  // on a 0.99-correlated Gaussian for some seeds).
+  const double eps = warmup && s_.eps_max <= 0 ? eps_max_ : eps_max_ * (1.0 - u);
   const int64_t L = 1 + static_cast<int64_t>(std::floor(static_cast<double>(s_.L_max) * u2));
   eps_used = eps;
   prev_q_ = z.q;
@@ -87,13 +97,14 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
   ring_.row(n_seen_ % s_.window) = z.q.transpose();
   ++n_seen_;
   const bool moved = z.q != prev_q_;
-  if (iteration_ % s_.update_every == 0) {
+  if (iteration_ % s_.update_every == 0 && iteration_ <= s_.num_warmup - s_.term_buffer) {
     update_covariance();
     if (s_.eps_max <= 0) {
       da_.mu = std::log(10 * eps_max_);
       da_.restart();
     }
-  } else if (s_.quasi_newton) {
+  }
+  if (s_.quasi_newton) {
     if (moved)
       bfgs_update(z);
     else

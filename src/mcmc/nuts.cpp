@@ -85,17 +85,17 @@ bool Nuts::extend(int depth, double H0, double eps, core::Rng& rng, double& log_
   bool valid;
   if (rng.uniform() > 0.5) {  // forward
     z_ = z_fwd_;
-    rho_bck_ = rho_;
-    p_bck_fwd_ = p_fwd_bck_;
-    ps_bck_fwd_ = ps_fwd_bck_;
+    rho_bck_ = rho_;  // the old trajectory becomes the backward subtree; its forward end:
+    p_bck_fwd_ = p_fwd_fwd_;
+    ps_bck_fwd_ = ps_fwd_fwd_;
     valid = build_tree(depth, z_propose_, ps_fwd_bck_, ps_fwd_fwd_, rho_fwd_, p_fwd_bck_, p_fwd_fwd_, H0, eps,
                        log_sum_weight_subtree, rng);
     z_fwd_ = z_;
   } else {  // backward
     z_ = z_bck_;
-    rho_fwd_ = rho_;
-    p_fwd_bck_ = p_bck_fwd_;
-    ps_fwd_bck_ = ps_bck_fwd_;
+    rho_fwd_ = rho_;  // the old trajectory becomes the forward subtree; its backward end:
+    p_fwd_bck_ = p_bck_bck_;
+    ps_fwd_bck_ = ps_bck_bck_;
     valid = build_tree(depth, z_propose_, ps_bck_fwd_, ps_bck_bck_, rho_bck_, p_bck_fwd_, p_bck_bck_, H0, -eps,
                        log_sum_weight_subtree, rng);
     z_bck_ = z_;

@@ -10,6 +10,7 @@
 #include <thread>
 
 #include "chain_runner.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 
 namespace trusty::mcmc {
 
@@ -40,6 +41,8 @@ void validate_algorithms(const SamplerOptions& o) {
     bad("hmclet_eps_max", ">= 0 (0: adapted)", str(o.hmclet_eps_max));
   if (o.hmclet_L_max < 1) bad("hmclet_L_max", ">= 1", str(o.hmclet_L_max));
   if (o.hmclet_window < 2) bad("hmclet_window", ">= 2", str(o.hmclet_window));
+  if (o.algorithm == "hmclet" && o.num_warmup == 0 && o.hmclet_eps_max == 0)
+    bad("hmclet_eps_max", "> 0 when num_warmup = 0 (no burn-in to adapt it)", "0");
   if (o.hmclet_update_every < 1) bad("hmclet_update_every", ">= 1", str(o.hmclet_update_every));
 }
 }  // namespace
@@ -101,6 +104,14 @@ std::vector<ChainDraws> sample(const LogDensity& density, const SamplerOptions& 
   if (threads <= 1) {
     work();
   } else {
+    // The chains fill the cores: the kernels' fork-join worker would only compete with them
+    // (and spin after each job), so kernel-level parallelism is off while they run. (It
+    // would not deadlock: a fork-join that finds the worker busy runs inline.)
+    struct KernelThreads {
+      int saved = core::kernels::parallel_threads();
+      KernelThreads() { core::kernels::set_parallel_threads(1); }
+      ~KernelThreads() { core::kernels::set_parallel_threads(saved); }
+    } serial_kernels;
     std::vector<std::thread> pool;
     for (int t = 0; t < threads; ++t) pool.emplace_back(work);
     for (auto& t : pool) t.join();

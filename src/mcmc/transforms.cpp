@@ -1,6 +1,7 @@
 #include "trusty/mcmc/transforms.hpp"
 
 #include <cmath>
+#include <deque>
 #include <stdexcept>
 
 #include "trusty/core/tape.hpp"
@@ -182,12 +183,26 @@ TransformedDensity::TransformedDensity(ParamSpec spec, AutodiffFn f) : spec_(std
 }
 
 double TransformedDensity::log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const {
-  // Per-thread scratch: chains call this concurrently, and nothing is allocated per call.
-  thread_local std::vector<double> x, gx;
+  // Per-thread scratch, one pair per nesting level (f_ may itself evaluate a transformed
+  // density): chains call this concurrently, and nothing is allocated after the first call.
+  thread_local std::deque<std::vector<double>> scratch;  // growing keeps references valid
+  thread_local size_t depth = 0;
+  if (scratch.size() < 2 * (depth + 1)) scratch.resize(2 * (depth + 1));
+  std::vector<double>& x = scratch[2 * depth];
+  std::vector<double>& gx = scratch[2 * depth + 1];
   x.resize(static_cast<size_t>(spec_.constrained_dim()));
   gx.assign(x.size(), 0.0);
   const double lj = spec_.constrain(theta, x);
-  const double lp = f_(x, gx);
+  struct Nest {
+    size_t& d;
+    explicit Nest(size_t& d_) : d(d_) { ++d; }
+    ~Nest() { --d; }
+  };
+  double lp;
+  {
+    const Nest nest(depth);
+    lp = f_(x, gx);
+  }
   spec_.backprop(theta, x, gx, grad);
   return lp + lj;
 }

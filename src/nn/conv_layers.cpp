@@ -125,7 +125,10 @@ Var<T> Reshape<T>::forward(const Var<T>& x) {
 template <class T>
 std::string Reshape<T>::describe() const {
   std::string s = "Reshape(";
-  for (size_t i = 0; i < shape_.size(); ++i) s += (i ? "x" : "") + std::to_string(shape_[i]);
+  for (size_t i = 0; i < shape_.size(); ++i) {
+    if (i) s += 'x';
+    s += std::to_string(shape_[i]);
+  }
   return s + ")";
 }
 

@@ -23,7 +23,7 @@ namespace {
 template <class T>
 void gather_rows_into(Tensor<T>& out, const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
   auto dims = src.shape().to_vector();
-  const int64_t row = src.numel() / dims[0];
+  const int64_t row = dims[0] > 0 ? src.numel() / dims[0] : 0;
   dims[0] = b1 - b0;
   const core::Shape s{std::span<const int64_t>(dims)};
   if (out.shape() != s || !out.is_contiguous()) out = Tensor<T>(s);
@@ -36,7 +36,7 @@ void gather_rows_into(Tensor<T>& out, const Tensor<T>& src, const std::vector<in
 template <class T>
 Tensor<T> gather_rows(const Tensor<T>& src, const std::vector<int64_t>& idx, int64_t b0, int64_t b1) {
   auto dims = src.shape().to_vector();
-  const int64_t row = src.numel() / dims[0];
+  const int64_t row = dims[0] > 0 ? src.numel() / dims[0] : 0;
   dims[0] = b1 - b0;
   Tensor<T> out{core::Shape(std::span<const int64_t>(dims))};
   const T* s = src.data();
@@ -318,7 +318,9 @@ core::Rng::State get_rng(const io::Npz& z, const std::string& key, const std::st
   if (it == z.end() || sp == z.end()) throw std::invalid_argument(path + ": checkpoint lacks '" + key + "'");
   auto v = it->second.values<int64_t>();
   if (v.size() != 5) throw std::invalid_argument(path + ": '" + key + "' has " + std::to_string(v.size()) + " entries, expected 5");
-  return {static_cast<uint64_t>(v[0]), static_cast<uint64_t>(v[1]), static_cast<uint64_t>(v[2]), v[3], v[4], sp->second.values<double>()[0]};
+  auto spare = sp->second.values<double>();
+  if (spare.size() != 1) throw std::invalid_argument(path + ": '" + key + "_spare' has " + std::to_string(spare.size()) + " entries, expected 1");
+  return {static_cast<uint64_t>(v[0]), static_cast<uint64_t>(v[1]), static_cast<uint64_t>(v[2]), v[3], v[4], spare[0]};
 }
 }  // namespace
 
@@ -348,7 +350,16 @@ void Trainer<T>::load_checkpoint(const std::string& path) {
     if (it == z.end()) throw std::invalid_argument(path + ": checkpoint lacks '" + k + "'");
     return it->second;
   };
-  const int64_t version = need("version").template values<int64_t>()[0];
+  // Each entry's size is checked before it is indexed: a damaged or foreign .npz is an
+  // error naming the entry, not a read past the end.
+  auto values_of = [&](const std::string& k, size_t n, bool multiple = false) {
+    auto v = need(k).template values<double>();
+    if (multiple ? v.size() % n != 0 : v.size() != n)
+      throw std::invalid_argument(path + ": checkpoint entry '" + k + "' has " + std::to_string(v.size()) + " values, expected " +
+                                  (multiple ? "a multiple of " : "") + std::to_string(n));
+    return v;
+  };
+  const int64_t version = static_cast<int64_t>(values_of("version", 1)[0]);
   if (version != kCheckpointVersion)
     throw std::invalid_argument(path + ": checkpoint version " + std::to_string(version) + ", this trusty reads version " + std::to_string(kCheckpointVersion));
   io::get_module(z, net_, path);
@@ -358,17 +369,23 @@ void Trainer<T>::load_checkpoint(const std::string& path) {
   opt_.load_state(st);
   net_.rng().set_state(get_rng(z, "rng/network", path));
   shuffle_rng_.set_state(get_rng(z, "rng/shuffle", path));
-  epoch_ = static_cast<int>(need("epoch").template values<int64_t>()[0]);
-  auto es = need("early_stop").template values<double>();
+  const double epoch = values_of("epoch", 1)[0];
+  if (!(epoch >= 0 && epoch <= 1e9)) throw std::invalid_argument(path + ": checkpoint entry 'epoch' is " + std::to_string(epoch) + ", expected a count >= 0");
+  epoch_ = static_cast<int>(epoch);
+  auto es = values_of("early_stop", 2);
   best_val_ = es[0];
   bad_epochs_ = static_cast<int>(es[1]);
   best_params_.clear();
   best_buffers_.clear();
   if (z.count("best/params")) best_params_ = z.at("best/params").template values<T>();
   if (z.count("best/buffers")) best_buffers_ = z.at("best/buffers").template values<T>();
+  if ((!best_params_.empty() && best_params_.size() != net_.parameters().size()) ||
+      (!best_params_.empty() && best_buffers_.size() != net_.buffers().size()))
+    throw std::invalid_argument(path + ": checkpoint entries 'best/params' and 'best/buffers' hold " + std::to_string(best_params_.size()) +
+                                " and " + std::to_string(best_buffers_.size()) + " values, the network has " +
+                                std::to_string(net_.parameters().size()) + " and " + std::to_string(net_.buffers().size()));
   history_.clear();
-  const auto& h = need("history");
-  auto hv = h.template values<double>();
+  auto hv = values_of("history", 8, true);
   for (size_t i = 0; i + 8 <= hv.size(); i += 8)
     history_.push_back({static_cast<int>(hv[i]), hv[i + 1], hv[i + 2], hv[i + 3], hv[i + 4], hv[i + 5], hv[i + 6], hv[i + 7], {}});
 }

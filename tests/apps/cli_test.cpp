@@ -1,6 +1,7 @@
 // The `trusty` command end to end: outputs of train/predict/search, and bad input giving
 // one message with the file, the key and what was expected, exit code 2.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <array>
 #include <cstdio>
@@ -27,7 +28,7 @@ Run run(const std::string& args) {
   return {WEXITSTATUS(status), out};
 }
 std::string dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("trusty_cli_" + name);
+  auto d = fs::temp_directory_path() / ("trusty_cli_" + std::to_string(::getpid()) + "_" + name);
   fs::remove_all(d);
   fs::create_directories(d);
   return d.string();
@@ -146,7 +147,7 @@ TEST(Cli, BadInputNamesFileKeyAndExpectation) {
       {"epochs = 300", "epochs = \"many\"", "[train] epochs: expected an integer, got a string"},
       {"activation = \"tanh\"", "activation = \"swish\"", "[model] activation: expected one of identity"},
       {"name = \"xor\"", "x = \"missing.npy\"\ny = \"y.npy\"", "[data] x: data file"},
-      {"hidden = [8]", "hidden = [8, -1]", "[model] hidden: expected positive layer widths"},
+      {"hidden = [8]", "hidden = [8, -1]", "[model] hidden: expected layer widths in [1, 16777216], got -1"},
       {"seed = 3", "seed = 3\npatience = 2", "[train] patience: early stopping needs a validation set"},
   };
   for (const auto& c : cases) {

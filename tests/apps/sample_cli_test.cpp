@@ -6,6 +6,7 @@
 #include <nlohmann/json.hpp>
 
 #include "cli_util.hpp"
+#include "trusty/io/npy.hpp"
 #include "trusty/mcmc/stan_csv.hpp"
 
 using namespace trusty::test;
@@ -85,5 +86,72 @@ TEST(SampleCli, BadInputNamesTheKeyAndExitsWith2) {
     EXPECT_EQ(r.code, 2) << c.config << r.out;
     EXPECT_NE(r.out.find(c.expect), std::string::npos) << c.config << r.out;
     EXPECT_FALSE(std::filesystem::exists(out + "/results.json")) << c.config;
+  }
+}
+
+TEST(SampleCli, BayesianNetworkWritesItsPredictive) {
+  // A small network on the built-in gap data, short chains: the files and their shapes.
+  const auto d = fresh_dir("sample_bnn");
+  const auto cfg = write_file(d, "c.toml", R"(dtype = "float64"
+[data]
+name = "sine_gap"
+task = "regression"
+[model]
+hidden = [5]
+activation = "tanh"
+[bayes]
+noise = 0.1
+[predictive]
+from = -1.0
+to = 1.0
+points = 11
+[map]
+steps = 200
+[vi]
+steps = 300
+[sampler]
+chains = 2
+warmup = 100
+samples = 50
+max_depth = 6
+seed = 3
+)");
+  auto r = run_cli("sample " + cfg + " --out " + d + "/run --quiet");
+  ASSERT_EQ(r.code, 0) << r.out;
+  auto z = trusty::io::read_npz(d + "/run/predictive.npz");
+  EXPECT_EQ(z.at("mean").shape, (std::vector<int64_t>{11, 1}));
+  EXPECT_EQ(z.at("draws_f").shape, (std::vector<int64_t>{2, 50, 11, 1}));
+  for (const char* k : {"sd", "sd_network", "q05", "q50", "q95", "map_mean", "vi_mean", "vi_sd", "truth", "x_train", "y_train"})
+    EXPECT_TRUE(z.count(k)) << k;
+  auto res = nlohmann::json::parse(read_file(d + "/run/results.json"));
+  EXPECT_EQ(res["dimension"], 5 + 5 + 5 + 1);
+  EXPECT_EQ(res["test"]["points"], 1000);
+  const double cov = res["test"]["coverage_90"];
+  EXPECT_GT(cov, 0.5);  // short chains on a small net: a smoke test; the calibrated test is in test_bayes
+  auto chain = trusty::mcmc::read_stan_csv(d + "/run/chain_1.csv");
+  EXPECT_EQ(chain.param_names.front(), "0.weight.1.1");
+}
+
+TEST(SampleCli, BayesianNetworkBadInput) {
+  const auto d = fresh_dir("sample_bnn_bad");
+  const std::string base = "[data]\nname = \"sine_gap\"\ntask = \"regression\"\n[model]\nhidden = [3]\n";
+  struct Case {
+    std::string extra, expect;
+  } cases[] = {
+      {"[bayes]\nnoise = -1.0\n", "noise"},
+      {"[bayes]\nlikelihood = \"categorical\"\n", "likelihood"},
+      {"[bayes]\nlayer_prior_scales = [1.0]\n", "layer_prior_scales"},
+      {"[predictive]\npoints = 1\nfrom = 0.0\nto = 1.0\n", "points"},
+      {"dtype = \"float32\"\n", "dtype"},
+      {"[bayes]\npriors = 1.0\n", "priors"},
+  };
+  int i = 0;
+  for (const auto& c : cases) {
+    const auto out = d + "/run" + std::to_string(i);
+    // dtype must come before the first table
+    const std::string text = c.extra.rfind("dtype", 0) == 0 ? c.extra + base : base + c.extra;
+    auto r = run_cli("sample " + write_file(d, "c" + std::to_string(i++) + ".toml", text) + " --out " + out + " --quiet");
+    EXPECT_EQ(r.code, 2) << text << r.out;
+    EXPECT_NE(r.out.find(c.expect), std::string::npos) << text << r.out;
   }
 }

@@ -63,6 +63,8 @@ TEST(PosteriorPredictive, ChainsContributeTheirPostWarmupDraws) {
   EXPECT_EQ(b.n_draws, 300);
   EXPECT_LT((a.mean - b.mean).norm(), 1e-12);
   EXPECT_LT((a.sd - b.sd).norm(), 1e-12);
+  chains[1].param_names = {"a", "b", "c"};  // another model's chain
+  EXPECT_THROW(posterior_predictive(*lr.model, chains, xt), std::invalid_argument);
 }
 
 TEST(PosteriorPredictive, OnePointIsADeltaFunction) {

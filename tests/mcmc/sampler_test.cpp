@@ -6,7 +6,9 @@
 #include <fstream>
 
 #include "mcmc/targets.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 #include "trusty/mcmc/sampler.hpp"
+#include "trusty/mcmc/stan_csv.hpp"
 
 namespace trusty::mcmc {
 namespace {
@@ -43,6 +45,9 @@ TEST(Sampler, BadOptionsNamed) {
   EXPECT_MESSAGE(sample(f, {.init_radius = -1}), "SamplerOptions.init_radius");
   EXPECT_MESSAGE(sample(f, {.hmclet_L_max = 0}), "SamplerOptions.hmclet_L_max: expected >= 1");
   EXPECT_MESSAGE(sample(f, {.resume = true}), "SamplerOptions.checkpoint_path");
+  EXPECT_MESSAGE(sample(f, {.algorithm = "hmclet", .num_warmup = 0}), "SamplerOptions.hmclet_eps_max: expected > 0 when num_warmup = 0");
+  EXPECT_MESSAGE(sample(f, {.window = 0}), "SamplerOptions.window: expected >= 1, got 0");
+  EXPECT_MESSAGE(sample(f, {.checkpoint_every = -5}), "SamplerOptions.checkpoint_every");
 }
 
 TEST(Sampler, NonPositiveDefiniteMetricRejected) {
@@ -65,6 +70,7 @@ TEST(Sampler, NonFiniteInitialPointNamed) {
   });
   EXPECT_MESSAGE(sample(nan_lp, {.init = {0.5}}), "init: at the initial point the log density is nan");
   EXPECT_MESSAGE(sample(nan_lp, {}), "no initial point with a finite log density and gradient in 100 random draws");
+  EXPECT_MESSAGE(sample(nan_lp, {}), "(at the last, the log density is nan)");
   FunctionDensity inf_grad(1, [](std::span<const double> q, std::span<double> g) {
     g[0] = q[0] > 0 ? INFINITY : -q[0];
     return -0.5 * q[0] * q[0];
@@ -90,6 +96,22 @@ TEST(Sampler, OneAndTwoThreadsIdentical) {
   EXPECT_FALSE(a[0].params == a[1].params);  // the chains are different streams
 }
 
+// Chains on their own threads do not use the kernels' fork-join worker (restored after).
+TEST(Sampler, KernelParallelismSerialWhileChainsRun) {
+  std::atomic<int> seen{0};
+  FunctionDensity f(1, [&](std::span<const double> q, std::span<double> g) {
+    seen.store(std::max(seen.load(), core::kernels::parallel_threads()));
+    g[0] = -q[0];
+    return -0.5 * q[0] * q[0];
+  });
+  const int before = core::kernels::parallel_threads();
+  core::kernels::set_parallel_threads(2);
+  sample(f, {.num_warmup = 20, .num_samples = 20, .chains = 2, .threads = 2});
+  EXPECT_EQ(seen.load(), 1);
+  EXPECT_EQ(core::kernels::parallel_threads(), 2);
+  core::kernels::set_parallel_threads(before);
+}
+
 void expect_identical(const ChainDraws& a, const ChainDraws& b) {
   EXPECT_TRUE(a.params == b.params);
   EXPECT_EQ(a.lp, b.lp);
@@ -108,9 +130,10 @@ std::string temp_path(const std::string& name) {
   return (std::filesystem::temp_directory_path() / ("trusty_mcmc_" + name + "_" + std::to_string(::getpid()))).string();
 }
 
-// 300 iterations (150 warmup) with checkpoints every 50; stopped by the callback after 150
-// (the end of warmup, so adaptation state is in the file) and resumed: every draw equals the
-// uninterrupted run's. For each algorithm and metric.
+// 300 iterations (150 warmup) with checkpoints every 50; stopped by the callback after 95
+// (inside a metric window and inside HMCLET's covariance window, so all adaptation state is
+// in the file) and resumed: every draw equals the uninterrupted run's. For each algorithm
+// and metric.
 TEST(Sampler, ResumeAfterStopIsBitIdentical) {
   const auto density = test::gaussian(Eigen::Vector3d(1, 2, 3), Eigen::Matrix3d{{2, 0.5, 0}, {0.5, 1, 0.3}, {0, 0.3, 0.5}});
   for (const char* algorithm : {"nuts", "hmc", "hmclet"}) {
@@ -122,7 +145,7 @@ TEST(Sampler, ResumeAfterStopIsBitIdentical) {
                        .hmclet_quasi_newton = std::string(metric) == "dense_e", .checkpoint_path = path,
                        .checkpoint_every = 50};
       const auto full = sample(*density, o);
-      const auto stopped = sample(*density, o, [](int, int64_t it, int64_t) { return it < 150; });
+      const auto stopped = sample(*density, o, [](int, int64_t it, int64_t) { return it < 95; });
       EXPECT_LT(stopped[1].n_draws(), 300);
       o.resume = true;
       const auto resumed = sample(*density, o);
@@ -153,10 +176,60 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   o.resume = true;
   const auto resumed = sample(*density, o);
   expect_identical(full[0], resumed[0]);
+  // Resuming a completed run returns its draws without sampling again.
+  expect_identical(full[0], sample(*density, o)[0]);
+  // A truncated file is refused, naming it.
+  const std::string file = path + ".chain1";
+  std::filesystem::resize_file(file, std::filesystem::file_size(file) / 2);
+  EXPECT_MESSAGE(sample(*density, o), file + ": truncated or corrupt checkpoint");
+  std::filesystem::remove(file);
+  sample(*density, o);  // recreate it from scratch (no file: a fresh start)
   // A checkpoint from other options is refused with the field named.
   o.seed = 44;
   EXPECT_MESSAGE(sample(*density, o), "checkpoint was written with a different seed");
   std::filesystem::remove(path + ".chain1");
+}
+
+// gradient_evaluations counts every gradient: the leapfrog steps of all iterations (warmup
+// saved here, so all are visible) plus the initial point and the step-size heuristic's
+// one-step tries (at least two, at the start and after each of the 5 metric windows).
+TEST(Sampler, GradientEvaluationsCounted) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(3), test::log_spaced(3, 0.1, 10));
+  const auto chains = sample(*density, {.chains = 2, .seed = 46, .save_warmup = true});
+  for (const auto& c : chains) {
+    ASSERT_EQ(c.n_draws(), 2000);
+    EXPECT_EQ(c.n_warmup_saved, 1000);
+    int64_t steps = 0;
+    for (int n : c.n_leapfrog) steps += n;
+    const int64_t extra = c.gradient_evaluations - steps;
+    EXPECT_GE(extra, 1 + 6 * 2);   // init + ≥ 2 one-step tries at each of 6 initialisations
+    EXPECT_LE(extra, 1 + 6 * 20);  // a few doublings or halvings each (22 and 23 here)
+  }
+}
+
+// The draws go through the Stan CSV writer and reader unchanged (every number, the adapted
+// step size and metric, the saved warmup rows).
+TEST(Sampler, ChainsRoundTripThroughStanCsv) {
+  const auto density = test::gaussian(Eigen::Vector2d(1, 2), Eigen::Matrix2d{{1, 0.5}, {0.5, 2}});
+  for (const char* metric : {"unit_e", "diag_e", "dense_e"}) {
+    const auto chains = sample(*density, {.num_warmup = 100, .num_samples = 50, .chains = 1, .seed = 45,
+                                          .metric = metric, .save_warmup = true});
+    const std::string path = temp_path(std::string("csv_") + metric) + ".csv";
+    write_stan_csv(path, chains[0]);
+    const ChainDraws back = read_stan_csv(path);
+    std::filesystem::remove(path);
+    SCOPED_TRACE(metric);
+    EXPECT_TRUE(back.params == chains[0].params);
+    EXPECT_EQ(back.lp, chains[0].lp);
+    EXPECT_EQ(back.energy, chains[0].energy);
+    EXPECT_EQ(back.n_leapfrog, chains[0].n_leapfrog);
+    EXPECT_EQ(back.n_warmup_saved, 100);
+    EXPECT_EQ(back.param_names, (std::vector<std::string>{"theta.1", "theta.2"}));
+    EXPECT_EQ(back.metric, metric);
+    EXPECT_EQ(back.step_size, chains[0].step_size);
+    EXPECT_TRUE(back.inv_metric == chains[0].inv_metric);
+    EXPECT_EQ(back.gradient_evaluations, chains[0].gradient_evaluations);
+  }
 }
 
 }  // namespace

@@ -9,32 +9,19 @@
 
 #include "mcmc/test_util.hpp"
 #include "trusty/mcmc/log_density.hpp"
+#include "trusty/mcmc/targets.hpp"
 
 namespace trusty::test {
 
-// Independent Gaussian N(mu_i, sigma_i²).
-inline std::unique_ptr<mcmc::FunctionDensity> diag_gaussian(const Eigen::VectorXd& mu, const Eigen::VectorXd& sigma) {
-  const Eigen::VectorXd prec = sigma.array().square().inverse();
-  return std::make_unique<mcmc::FunctionDensity>(mu.size(), [mu, prec](std::span<const double> th, std::span<double> g) {
-    double lp = 0;
-    for (size_t i = 0; i < th.size(); ++i) {
-      const double r = th[i] - mu[static_cast<int64_t>(i)];
-      g[i] = -r * prec[static_cast<int64_t>(i)];
-      lp += 0.5 * r * g[i];
-    }
-    return lp;
-  });
+// Independent Gaussian N(mu_i, sigma_i²) (the library's built-in target).
+inline std::unique_ptr<mcmc::LogDensity> diag_gaussian(const Eigen::VectorXd& mu, const Eigen::VectorXd& sigma) {
+  return std::make_unique<mcmc::GaussianTarget>(std::vector<double>(mu.data(), mu.data() + mu.size()),
+                                                std::vector<double>(sigma.data(), sigma.data() + sigma.size()));
 }
 
 // Gaussian N(mu, cov).
-inline std::unique_ptr<mcmc::FunctionDensity> gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& cov) {
-  const Eigen::MatrixXd prec = cov.inverse();
-  return std::make_unique<mcmc::FunctionDensity>(mu.size(), [mu, prec](std::span<const double> th, std::span<double> g) {
-    Eigen::Map<const Eigen::VectorXd> x(th.data(), mu.size());
-    Eigen::Map<Eigen::VectorXd> gm(g.data(), mu.size());
-    gm.noalias() = -prec * (x - mu);
-    return 0.5 * (x - mu).dot(gm);
-  });
+inline std::unique_ptr<mcmc::LogDensity> gaussian(const Eigen::VectorXd& mu, const Eigen::MatrixXd& cov) {
+  return std::make_unique<mcmc::MultiNormalTarget>(mu, cov);
 }
 
 // Scales log-spaced from lo to hi.

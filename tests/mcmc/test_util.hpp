@@ -1,7 +1,6 @@
-// Helpers for the sampler tests: effective sample size, split R̂ and Monte Carlo standard
-// errors of means and variances, computed over chains as Stan does (Vehtari, Gelman,
-// Simpson, Carpenter & Bürkner 2021, without the rank normalisation: the targets here have
-// finite variance), and a few known targets.
+// Helpers for the sampler tests: Monte Carlo standard errors of means, variances and CDF
+// values, and R̂, from the shared diagnostics (Vehtari, Gelman, Simpson, Carpenter & Bürkner
+// 2021; diagnostics.hpp); a finite-difference gradient check for a LogDensity.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -10,65 +9,9 @@
 #include <Eigen/Dense>
 
 #include "trusty/mcmc/chain.hpp"
+#include "trusty/mcmc/diagnostics.hpp"
 
 namespace trusty::test {
-
-// Chains split in halves: an n × m matrix becomes (n/2) × 2m.
-inline Eigen::MatrixXd split_chains(const Eigen::MatrixXd& x) {
-  const int64_t h = x.rows() / 2, m = x.cols();
-  Eigen::MatrixXd s(h, 2 * m);
-  for (int64_t c = 0; c < m; ++c) {
-    s.col(2 * c) = x.col(c).head(h);
-    s.col(2 * c + 1) = x.col(c).segment(x.rows() - h, h);
-  }
-  return s;
-}
-
-// Effective sample size of draws (iterations × chains), on split chains, with Geyer's initial
-// monotone sequence (Stan's compute_effective_sample_size).
-inline double ess(const Eigen::MatrixXd& draws) {
-  const Eigen::MatrixXd x = split_chains(draws);
-  const int64_t n = x.rows(), m = x.cols();
-  const Eigen::RowVectorXd means = x.colwise().mean();
-  const Eigen::MatrixXd c = x.rowwise() - means;
-  auto mean_acov = [&](int64_t lag) {
-    double s = 0;
-    for (int64_t j = 0; j < m; ++j) s += c.col(j).head(n - lag).dot(c.col(j).tail(n - lag)) / n;
-    return s / m;
-  };
-  const double mean_var = mean_acov(0) * n / (n - 1.0);
-  double var_plus = mean_var * (n - 1.0) / n;
-  if (m > 1) var_plus += (means.array() - means.mean()).square().sum() / (m - 1.0);
-  if (!(var_plus > 0)) return 0;
-  auto rho = [&](int64_t lag) { return 1 - (mean_var - mean_acov(lag)) / var_plus; };
-  std::vector<double> r(static_cast<size_t>(n + 2), 0.0);
-  double even = 1, odd = rho(1);
-  r[0] = even, r[1] = odd;
-  int64_t s = 1;
-  while (s < n - 4 && even + odd > 0) {
-    even = rho(s + 1), odd = rho(s + 2);
-    if (even + odd >= 0) r[s + 1] = even, r[s + 2] = odd;
-    s += 2;
-  }
-  const int64_t max_s = s;
-  if (even > 0) r[max_s + 1] = even;
-  for (int64_t k = 1; k <= max_s - 3; k += 2)
-    if (r[k + 1] + r[k + 2] > r[k - 1] + r[k]) r[k + 1] = r[k + 2] = (r[k - 1] + r[k]) / 2;
-  double tau = -1 + r[max_s + 1];
-  for (int64_t k = 0; k < max_s; ++k) tau += 2 * r[k];
-  const double total = static_cast<double>(n * m);
-  return total / std::max(tau, 1 / std::log10(total));
-}
-
-// Split R̂ (Gelman et al. 2013, BDA3 eq. 11.4, on split chains).
-inline double split_rhat(const Eigen::MatrixXd& draws) {
-  const Eigen::MatrixXd x = split_chains(draws);
-  const double n = static_cast<double>(x.rows()), m = static_cast<double>(x.cols());
-  const Eigen::RowVectorXd means = x.colwise().mean();
-  const double B = n / (m - 1) * (means.array() - means.mean()).square().sum();
-  const double W = ((x.rowwise() - means).array().square().colwise().sum() / (n - 1)).mean();
-  return std::sqrt(((n - 1) / n * W + B / n) / W);
-}
 
 // Parameter j of every chain as an iterations × chains matrix (sampling draws only).
 inline Eigen::MatrixXd param(const std::vector<mcmc::ChainDraws>& chains, int64_t j) {
@@ -82,20 +25,22 @@ struct Moments {
   double mean, mcse_mean, var, mcse_var, rhat;
 };
 
-// Mean and variance with their MCSEs: sd/√ESS for the mean; for the variance the MCSE of the
-// mean of (x − x̄)², with that quantity's own ESS.
+// Mean and variance with their MCSEs: sd/√ESS for the mean (mcse_mean); for the variance the
+// MCSE of the mean of (x − x̄)², with that quantity's own (split) ESS. R̂: the max of the
+// rank-normalised bulk and tail split R̂.
 inline Moments moments(const Eigen::MatrixXd& x) {
   Moments r;
   const double n = static_cast<double>(x.size());
   r.mean = x.mean();
   const Eigen::MatrixXd sq = (x.array() - r.mean).square().matrix();
   r.var = sq.sum() / (n - 1);
-  r.mcse_mean = std::sqrt(r.var / ess(x));
-  const double var_sq = (sq.array() - sq.mean()).square().sum() / (n - 1);
-  r.mcse_var = std::sqrt(var_sq / ess(sq));
-  r.rhat = split_rhat(x);
+  r.mcse_mean = mcmc::mcse_mean(x);
+  r.mcse_var = mcmc::mcse_mean(sq);
+  r.rhat = mcmc::rhat(x);
   return r;
 }
+
+inline double ess(const Eigen::MatrixXd& x) { return mcmc::ess_basic(x); }
 
 inline int64_t count_divergent(const std::vector<mcmc::ChainDraws>& chains) {
   int64_t n = 0;

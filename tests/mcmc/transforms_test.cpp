@@ -94,6 +94,23 @@ TEST(Transforms, GradientOfDensityPlusLogJacobian) {
   EXPECT_DOUBLE_EQ(j.log_density_and_gradient(kY, g), s.constrain(kY, x));
 }
 
+// A transformed density evaluated inside another one (its scratch is per nesting level).
+TEST(Transforms, NestedTransformedDensities) {
+  const ParamSpec inner_spec({{.name = "s", .size = 3, .kind = TransformKind::positive}});
+  TransformedDensity inner(inner_spec, [](std::span<const double> x, std::span<double> g) {
+    double lp = 0;
+    for (size_t i = 0; i < x.size(); ++i) lp -= x[i], g[i] = -1;
+    return lp;
+  });
+  TransformedDensity outer(all_kinds(), [&](std::span<const double> x, std::span<double> g) {
+    std::vector<double> y = {x[0], x[1], x[2]}, gy(3);
+    const double a = inner.log_density_and_gradient(y, gy);  // ln π_inner(exp(y)) + Σy
+    for (size_t i = 0; i < x.size(); ++i) g[i] = i < 3 ? gy[i] : 0.0;
+    return a;
+  });
+  EXPECT_LT(test::gradient_error(outer, kY), 1e-7);
+}
+
 TEST(Transforms, BadBlocksNamed) {
   auto msg = [](std::vector<ParamBlock> b) {
     try {

@@ -126,7 +126,9 @@ TEST(Layers, DropoutScalesInTrainingAndIsIdentityInEval) {
   for (double v : y.span()) {
     zeros += v == 0;
     total += v;
-    if (v != 0) EXPECT_NEAR(v, 1 / 0.7, 1e-12);
+    if (v != 0) {
+      EXPECT_NEAR(v, 1 / 0.7, 1e-12);
+    }
   }
   // Binomial(10000, 0.3): sd = 45.8; 5 sd.
   EXPECT_NEAR(static_cast<double>(zeros), 3000, 230);

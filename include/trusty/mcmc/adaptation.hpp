@@ -23,7 +23,10 @@
 //   > num_warmup ≥ 20 the stages become 15% / 75% / 10% of num_warmup (integer parts), as in
 //   Stan; below 20 warmup iterations the metric is not adapted. (Stan's code sets the scaled
 //   sizes without restarting its window counter, so its first window end is never reached in
-//   that case; here the scaled windows are used as its message announces.)
+//   that case; here the scaled windows are used as its message announces.) Two more edge
+//   cases differ from Stan on purpose: a window with fewer than two draws leaves the metric
+//   unchanged (Stan regularises it towards 10⁻³ I), and with term_buffer = 0 the final ε is
+//   the one re-initialised after the last window (Stan's exp(x̄) is then exp(0) = 1).
 #pragma once
 #include <cstdint>
 
@@ -70,6 +73,7 @@ class WindowedAdaptation {
   Eigen::MatrixXd m2_;         // d × 1 (diag_e) or d × d (dense_e)
 
  private:
+  Eigen::MatrixXd regularised_estimate() const;
   bool in_window() const;
   bool end_of_window() const;
   void compute_next_window();

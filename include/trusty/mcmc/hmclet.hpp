@@ -8,22 +8,27 @@
 // Burn-in (the num_warmup iterations):
 //  - covariance metric: the last `window` draws of the chain are kept in a ring; every
 //    `update_every` iterations M⁻¹ ← n/(n+5) Σ̂ + 10⁻³·5/(n+5) I from the n draws in the ring
-//    (diagonal or dense as the metric option says; the regularisation is Stan's);
+//    (diagonal or dense as the metric option says; the regularisation is Stan's), except in
+//    the last `term_buffer` burn-in iterations, which adapt ε_max to the final metric (as
+//    Stan's terminal buffer does);
 //  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
 //    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
-//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄);
+//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄).
+//    While it is adapted the trajectories use ε = ε_max (L still random), so δ is the
+//    acceptance of the largest step and no sampling step exceeds it;
 //  - quasi-Newton preconditioner (optional): H, a BFGS estimate of the inverse Hessian of
 //    U = −ln π, built from the (θ, ∇U) pairs of successive accepted iterations:
 //      s = θ_new − θ_old, y = ∇U_new − ∇U_old, ρ = 1/(sᵀy),
 //      H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ,
 //    skipped when sᵀy ≤ 10⁻¹² |s| |y| (H stays symmetric positive definite, Nocedal & Wright
 //    2006, §6.1). H is the inverse metric M⁻¹ of the next trajectories (frozen within each
-//    trajectory); it starts from, and is reset to, the covariance metric on every rejection
-//    and every covariance update. With the preconditioner the metric is always dense.
-// Sampling: M⁻¹ (covariance metric, or H as it stood at the end of burn-in) and ε_max are
-// frozen, so the sampling iterations are one fixed, reversible Markov kernel. (Updating H
-// during sampling, as the talk suggests, would make the chain adaptive with no guarantee
-// that π stays its stationary distribution; we do not.)
+//    trajectory); it starts from the initial metric and is reset to the latest covariance
+//    metric on every rejection. With the preconditioner the metric is always dense; the
+//    covariance metric is then still estimated, as the reset target.
+// Sampling: M⁻¹ (the covariance metric, or with the preconditioner H as it stood at the end
+// of burn-in) and ε_max are frozen, so the sampling iterations are one fixed, reversible
+// Markov kernel. (Updating H during sampling, as the talk suggests, would make the chain
+// adaptive with no guarantee that π stays its stationary distribution; we do not.)
 #pragma once
 #include <cstdint>
 
@@ -35,6 +40,13 @@
 
 namespace trusty::mcmc {
 
+// The BFGS update of an inverse Hessian estimate H from a step s and the change y of the
+// gradient of U: H ← (I − ρ s yᵀ) H (I − ρ y sᵀ) + ρ s sᵀ, ρ = 1/(sᵀy); afterwards H y = s
+// (the secant condition). Skipped (returns false) when sᵀy ≤ 10⁻¹² |s| |y|. hy: scratch of
+// size d.
+bool bfgs_inverse_update(Eigen::MatrixXd& H, const Eigen::VectorXd& s, const Eigen::VectorXd& y,
+                         Eigen::VectorXd& hy);
+
 struct HmcletSettings {
   double eps_max = 0;        // 0: heuristic start + dual averaging during burn-in
   int64_t L_max = 20;
@@ -42,6 +54,8 @@ struct HmcletSettings {
   int64_t update_every = 25;
   bool quasi_newton = false;
   double delta = 0.8;
+  int64_t num_warmup = 0;    // burn-in length, and its terminal buffer without metric updates
+  int64_t term_buffer = 50;
 };
 
 class Hmclet {

@@ -9,9 +9,11 @@
 //    by biased progressive sampling (the new subtree's proposal is taken with probability
 //    min(1, w_new / w_old));
 //  - the criterion: with ρ the sum of the momenta over a (sub)trajectory and p♯ = M⁻¹p at its
-//    ends, continue while p♯₋·ρ > 0 and p♯₊·ρ > 0; checked for every subtree, and (Stan ≥
-//    2.23) also across each merge: for the initial half extended by the first point of the
-//    final half, and for the final half extended by the last point of the initial half;
+//    ends, continue while p♯₋·ρ > 0 and p♯₊·ρ > 0; checked for every subtree, and (added
+//    to Stan in 2019, stan-dev/stan pull request 2800, against U-turns missed on nearly iid
+//    normal targets) also across each merge: for the initial half extended by the first
+//    point of the final half, and for the final half extended by the last point of the
+//    initial half;
 //  - a step with H − H0 > 1000 is a divergence (as is a non-finite density or gradient,
 //    H = +∞): the subtree is rejected and the transition ends;
 //  - accept_stat = mean over every leapfrog step of min(1, exp(H0 − H)), rejected subtrees

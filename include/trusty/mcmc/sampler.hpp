@@ -9,7 +9,9 @@
 // Stan's warmup (adaptation.hpp); "hmclet" (hmclet.hpp).
 // Reproducibility: chain c (0-based; chain_id c + 1) draws all its random numbers from
 // core::Rng(seed, c), its own Philox stream, so the draws of a chain do not depend on the
-// number of threads or on the other chains.
+// number of threads or on the other chains. With more than one chain thread the core's
+// kernel-level fork-join is switched to serial for the run (core::kernels::
+// set_parallel_threads(1), restored afterwards): the chains already use the cores.
 // Initialisation (Stan's): each element of θ uniform in (−init_radius, init_radius) on the
 // unconstrained space, redrawn up to 100 times until ln π and its gradient are finite; or the
 // user's θ0 (`init`), which must have a finite ln π and gradient. Otherwise
@@ -43,7 +45,8 @@ struct SamplerOptions {
   uint64_t seed = 0;
   // NUTS
   int max_depth = 10;
-  // Step size: initial value and dual averaging (Stan's defaults).
+  // Step size: initial value (used as is when num_warmup = 0) and dual averaging (Stan's
+  // defaults).
   double step_size = 1;
   double delta = 0.8, gamma = 0.05, kappa = 0.75, t0 = 10;
   // Metric: "unit_e" | "diag_e" | "dense_e"; inv_metric: initial M⁻¹ (diag_e d × 1, dense_e
@@ -58,7 +61,9 @@ struct SamplerOptions {
   // Static HMC: steps per transition, or (steps = 0) the integration time ε·L.
   int64_t hmc_steps = 0;
   double hmc_int_time = 2 * std::numbers::pi;
-  // HMCLET: ε_max (0: adapted), L_max, covariance window and its update period, quasi-Newton.
+  // HMCLET: ε_max (0: adapted; required > 0 without burn-in), L_max, covariance window and its
+  // update period, quasi-Newton preconditioner (forces a dense metric). term_buffer above
+  // also ends HMCLET's covariance updates before the end of burn-in.
   double hmclet_eps_max = 0;
   int64_t hmclet_L_max = 20, hmclet_window = 100, hmclet_update_every = 25;
   bool hmclet_quasi_newton = false;
@@ -73,8 +78,9 @@ void validate(const SamplerOptions& options, int64_t dim);
 
 // Called after each iteration of each chain (from that chain's thread: must be thread-safe)
 // with the chain index (0-based), the iterations done and the total. Returning false stops
-// every chain after its current iteration; their draws so far are returned (and saved to
-// their checkpoints when checkpoint_path is set).
+// every chain after its current iteration; their draws so far are returned (fewer rows than
+// requested: resume from the checkpoints, saved when checkpoint_path is set, to complete
+// them). An exception from the callback or the density stops every chain and is rethrown.
 using ProgressFn = std::function<bool(int chain, int64_t iteration, int64_t total)>;
 
 std::vector<ChainDraws> sample(const LogDensity& density, const SamplerOptions& options,

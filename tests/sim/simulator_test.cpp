@@ -1,0 +1,200 @@
+// Simulators: a simulation is a pure function of (θ, seed, index), seed-matched simulations
+// share their noise exactly, bad values are reported, and every built-in analytic Fisher
+// matrix agrees with the Monte Carlo covariance of the score.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <memory>
+
+#include "trusty/sim/gaussian.hpp"
+#include "trusty/sim/gaussian_field.hpp"
+
+using namespace trusty;
+using sim::Simulator;
+
+namespace {
+std::vector<double> one(const Simulator& s, std::vector<double> theta, uint64_t seed, int64_t index) {
+  std::vector<double> out(static_cast<size_t>(s.data_size()));
+  s.simulate(theta, seed, index, out);
+  return out;
+}
+}  // namespace
+
+TEST(Simulator, SameSeedAndIndexGiveIdenticalSimulations) {
+  sim::GaussianMeanVariance g(10);
+  EXPECT_EQ(one(g, {0, 1}, 7, 3), one(g, {0, 1}, 7, 3));
+  EXPECT_NE(one(g, {0, 1}, 7, 3), one(g, {0, 1}, 7, 4));
+  EXPECT_NE(one(g, {0, 1}, 7, 3), one(g, {0, 1}, 8, 3));
+  // A batch is the same simulations whatever range it is asked for in (thread/rank independence).
+  auto batch = sim::simulate_batch(g, std::vector<double>{0, 1}, 7, 2, 4);
+  auto third = one(g, {0, 1}, 7, 3);
+  for (int64_t j = 0; j < 10; ++j) EXPECT_EQ(batch.at({1, j}), third[static_cast<size_t>(j)]);
+}
+
+TEST(Simulator, SeedMatchedDerivativesShareTheNoiseExactly) {
+  sim::GaussianMeanVariance g(10);
+  const std::vector<double> theta{0.5, 2.0}, delta{0.2, 0.4};
+  auto d = sim::simulate_derivatives(g, theta, delta, 11, 5, 3);
+  ASSERT_EQ(d.shape(), (core::Shape{3, 2, 2, 10}));
+  for (int64_t i = 0; i < 3; ++i) {
+    // (i, 1, 1) is θ + δθ_1/2 e_1, (i, 0, 1) is θ − δθ_1/2 e_1; the same z for both:
+    // (d − μ)/√Σ must agree to rounding.
+    auto plus = one(g, {0.5, 2.2}, 11, 5 + i), minus = one(g, {0.5, 1.8}, 11, 5 + i), fid = one(g, theta, 11, 5 + i);
+    for (int64_t j = 0; j < 10; ++j) {
+      EXPECT_EQ(d.at({i, 1, 1, j}), plus[static_cast<size_t>(j)]);
+      EXPECT_EQ(d.at({i, 0, 1, j}), minus[static_cast<size_t>(j)]);
+      EXPECT_NEAR((plus[static_cast<size_t>(j)] - 0.5) / std::sqrt(2.2), (fid[static_cast<size_t>(j)] - 0.5) / std::sqrt(2.0), 1e-14);
+      EXPECT_NEAR(d.at({i, 1, 0, j}) - d.at({i, 0, 0, j}), 0.2, 1e-14);  // the mean shifts, the noise does not
+    }
+  }
+}
+
+TEST(Simulator, FieldsAreSeedMatchedToo) {
+  sim::GaussianField f(16);
+  sim::LognormalField l(16);
+  auto a = one(f, {1.0, 2.0}, 3, 9), b = one(f, {1.0, 2.0}, 3, 9), c = one(f, {4.0, 2.0}, 3, 9), e = one(l, {1.0, 2.0}, 3, 9);
+  EXPECT_EQ(a, b);
+  for (size_t i = 0; i < a.size(); ++i) {
+    EXPECT_NEAR(c[i], 2 * a[i], 1e-12);  // √A scales the field: same noise
+    EXPECT_NEAR(std::log(e[i]), a[i], 1e-12);
+  }
+}
+
+TEST(Simulator, NonFiniteOutputIsReportedWithTheIndex) {
+  sim::FunctionSimulator bad("bad", 1, core::Shape{3}, [](std::span<const double> th, uint64_t, int64_t i, std::span<double> out) {
+    for (auto& v : out) v = i == 4 ? std::nan("") : th[0];
+  });
+  EXPECT_NO_THROW(sim::simulate_batch(bad, std::vector<double>{1.0}, 0, 0, 4));
+  try {
+    sim::simulate_batch(bad, std::vector<double>{1.0}, 0, 0, 5);
+    FAIL() << "expected std::invalid_argument";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("simulation index 4"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("'bad'"), std::string::npos) << e.what();
+  }
+  sim::GaussianVariance g(10);
+  EXPECT_THROW(sim::simulate_batch(g, std::vector<double>{-1.0}, 0, 0, 1), std::invalid_argument);   // variance < 0
+  EXPECT_THROW(sim::simulate_batch(g, std::vector<double>{1.0, 2.0}, 0, 0, 1), std::invalid_argument);  // wrong θ size
+}
+
+// Analytic F against the Monte Carlo covariance of the score, E[s sᵀ] (and E[s] = 0). The
+// tolerance is 4 Monte Carlo standard errors, each estimated from the same draws as
+// sd(s_a s_b)/√N (or sd(s_a)/√N for the mean).
+void expect_fisher_matches_score(const Simulator& s, const std::vector<double>& theta, int64_t n) {
+  const auto f = *s.fisher(theta);
+  const size_t p = theta.size();
+  std::vector<double> m1(p, 0), m2(p * p, 0), m4(p * p, 0), m2s(p, 0);
+  std::vector<double> d(static_cast<size_t>(s.data_size()));
+  for (int64_t i = 0; i < n; ++i) {
+    s.simulate(theta, 2024, i, d);
+    auto sc = *s.score(theta, d);
+    for (size_t a = 0; a < p; ++a) {
+      m1[a] += sc[a];
+      m2s[a] += sc[a] * sc[a];
+      for (size_t b = 0; b < p; ++b) {
+        m2[a * p + b] += sc[a] * sc[b];
+        m4[a * p + b] += sc[a] * sc[a] * sc[b] * sc[b];
+      }
+    }
+  }
+  const double N = static_cast<double>(n);
+  for (size_t a = 0; a < p; ++a) {
+    const double se_mean = std::sqrt(m2s[a] / N / N);
+    EXPECT_NEAR(m1[a] / N, 0.0, 4 * se_mean) << s.name() << ": score mean, parameter " << a;
+    for (size_t b = 0; b < p; ++b) {
+      const double mean = m2[a * p + b] / N, var = m4[a * p + b] / N - mean * mean;
+      const double se = std::sqrt(var / N);
+      EXPECT_NEAR(mean, f.data()[a * p + b], 4 * se) << s.name() << ": F[" << a << "][" << b << "], MC standard error " << se;
+    }
+  }
+}
+
+TEST(Simulator, GaussianVarianceFisherMatchesScoreCovariance) {
+  sim::GaussianVariance g(10);
+  EXPECT_DOUBLE_EQ(g.fisher(std::vector<double>{1.0})->item(), 5.0);  // n/(2θ²)
+  expect_fisher_matches_score(g, {1.0}, 200000);
+  expect_fisher_matches_score(g, {2.5}, 200000);
+}
+
+TEST(Simulator, GaussianMeanVarianceFisherMatchesScoreCovariance) {
+  sim::GaussianMeanVariance g(10);
+  auto f = *g.fisher(std::vector<double>{0.0, 1.0});
+  EXPECT_DOUBLE_EQ(f.at({0, 0}) * f.at({1, 1}) - f.at({0, 1}) * f.at({1, 0}), 50.0);
+  expect_fisher_matches_score(g, {0.0, 1.0}, 200000);
+  expect_fisher_matches_score(g, {1.0, 0.5}, 200000);
+}
+
+TEST(Simulator, GaussianFieldFisherMatchesScoreCovariance) {
+  sim::GaussianField f(16);
+  expect_fisher_matches_score(f, {1.0, 2.0}, 20000);
+  sim::GaussianField g(9);  // odd N: no Nyquist modes
+  expect_fisher_matches_score(g, {0.5, 1.0}, 20000);
+}
+
+TEST(Simulator, LognormalFieldFisherMatchesScoreCovariance) {
+  sim::LognormalField f(16);
+  expect_fisher_matches_score(f, {0.2, 1.5}, 20000);
+}
+
+TEST(Simulator, GaussianFieldFisherIsHalfTheSumOverModes) {
+  // Independent check on a 4×4 grid by hand: 15 non-zero modes; k² ∈ {1 (×4), 2 (×4), 4 (×3), 5 (×4)... }
+  sim::GaussianField f(4);
+  double faa = 0, fab = 0, fbb = 0;
+  for (int i = -2; i < 2; ++i)
+    for (int j = -2; j < 2; ++j) {
+      if (!i && !j) continue;
+      const double lk = 0.5 * std::log(i * i + j * j);
+      faa += 1.0 / 4;  // (1/A)² with A = 2
+      fab += -lk / 2;
+      fbb += lk * lk;
+    }
+  auto F = *f.fisher(std::vector<double>{2.0, 1.0});
+  EXPECT_NEAR(F.at({0, 0}), 0.5 * faa, 1e-12);
+  EXPECT_NEAR(F.at({0, 1}), 0.5 * fab, 1e-12);
+  EXPECT_NEAR(F.at({1, 1}), 0.5 * fbb, 1e-12);
+}
+
+// Derivative mode 2's dd/dθ against central differences of seed-matched simulations (exact
+// here up to rounding: d is linear in μ and in √Σ, and the difference quotient of √Σ is
+// O(δ²) from its derivative).
+TEST(Simulator, GaussianGradientsMatchSeedMatchedDifferences) {
+  sim::GaussianMeanVariance g(10);
+  const std::vector<double> theta{0.3, 1.7};
+  std::vector<double> grad(20);
+  ASSERT_TRUE(g.simulate_gradient(theta, 4, 6, grad));
+  const double h = 1e-5;
+  for (size_t a = 0; a < 2; ++a) {
+    auto tp = theta, tm = theta;
+    tp[a] += h, tm[a] -= h;
+    auto dp = one(g, tp, 4, 6), dm = one(g, tm, 4, 6);
+    for (size_t i = 0; i < 10; ++i) EXPECT_NEAR(grad[i * 2 + a], (dp[i] - dm[i]) / (2 * h), 1e-8) << "data " << i << ", parameter " << a;
+  }
+  sim::GaussianVariance v(10);
+  std::vector<double> gv(10);
+  ASSERT_TRUE(v.simulate_gradient(std::vector<double>{2.0}, 4, 6, gv));
+  auto dp = one(v, {2.0 + h}, 4, 6), dm = one(v, {2.0 - h}, 4, 6);
+  for (size_t i = 0; i < 10; ++i) EXPECT_NEAR(gv[i], (dp[i] - dm[i]) / (2 * h), 1e-8);
+  sim::GaussianField f(8);  // no dd/dθ: mode 2 must be refused, not silently zero
+  std::vector<double> gf(128);
+  EXPECT_FALSE(f.simulate_gradient(std::vector<double>{1.0, 2.0}, 0, 0, gf));
+}
+
+// Simulations split over threads are the same bit for bit, and an error names the lowest
+// failing index whichever thread met it.
+TEST(Simulator, ResultsDoNotDependOnThreadCount) {
+  sim::GaussianField f(16);
+  const std::vector<double> theta{1.0, 2.0}, delta{0.1, 0.1};
+  auto a = sim::simulate_batch(f, theta, 5, 100, 37, 1), b = sim::simulate_batch(f, theta, 5, 100, 37, 4);
+  EXPECT_EQ(a.to_vector(), b.to_vector());
+  auto c = sim::simulate_derivatives(f, theta, delta, 5, 100, 9, 1), d = sim::simulate_derivatives(f, theta, delta, 5, 100, 9, 3);
+  EXPECT_EQ(c.to_vector(), d.to_vector());
+  sim::FunctionSimulator bad("bad", 1, core::Shape{2}, [](std::span<const double>, uint64_t, int64_t i, std::span<double> out) {
+    for (auto& v : out) v = (i == 7 || i == 30) ? std::nan("") : 1.0;
+  });
+  try {
+    sim::simulate_batch(bad, std::vector<double>{1.0}, 0, 0, 40, 4);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("simulation index 7 "), std::string::npos) << e.what();
+  }
+}
