@@ -3,12 +3,14 @@
 #include <new>
 
 #include "commands.hpp"
+#include "trusty/density/mdn_loss.hpp"
 #include "trusty/dist/world.hpp"
 #include "trusty/io/config.hpp"
 #include "trusty/optim/trainer.hpp"
 
 namespace {
 int run(int argc, char** argv) {
+  trusty::density::register_losses();  // "mdn" beside the built-in losses
   CLI::App app{"trusty: neural networks physicists can trust"};
   app.require_subcommand(1);
   trusty::apps::register_demo(app);

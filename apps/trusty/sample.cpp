@@ -81,6 +81,11 @@ nlohmann::json run_sample(const SampleSpec& spec, const std::string& out, bool r
   auto opt = spec.sampler;
   opt.checkpoint_path = out + "/checkpoint";
   opt.resume = resume;
+  if (opt.init.empty() && !model.init.empty()) opt.init = model.init;
+  if (opt.inv_metric.size() == 0 && model.inv_metric.size() > 0) {
+    if (opt.metric == "dense_e") opt.inv_metric = model.inv_metric;
+    if (opt.metric == "diag_e") opt.inv_metric = model.inv_metric.diagonal();
+  }
   ChainProgress bar(verbose, opt.chains, opt.num_warmup + opt.num_samples);
   const auto t0 = std::chrono::steady_clock::now();
   auto chains = mcmc::sample(*model.density, opt, [&](int c, int64_t it, int64_t) { return bar.update(c, it); });

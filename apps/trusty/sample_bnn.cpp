@@ -187,7 +187,7 @@ SampleModel build_bnn(const SampleSpec& spec, bool verbose) {
     std::fprintf(stderr, "trusty: Bayesian %s, %ld weights (%ld sampled parameters), %ld training points, %s likelihood\n",
                  bnn->network().describe().c_str(), static_cast<long>(bnn->num_weights()), static_cast<long>(bnn->dim()),
                  static_cast<long>(data->train.size()), bayes::likelihood_name(bnn->likelihood()));
-  SampleModel m{bnn, nullptr};
+  SampleModel m{bnn, nullptr, {}, {}};
   m.after = [bnn, bs, data, run, verbose](const std::vector<mcmc::ChainDraws>& chains, const std::string& out) {
     nlohmann::json r;
     io::Npz z;

@@ -43,7 +43,7 @@ SampleSpec parse_sample(const io::Config& root) {
   s.config_path = root.path();
   s.root = std::make_shared<io::Config>(root);
   auto t = root.table("target");
-  s.target_kind = t.get_choice("kind", {"gaussian", "multi_normal", "funnel", "linear_regression", "bnn"}, "bnn");
+  s.target_kind = t.get_choice("kind", {"gaussian", "multi_normal", "funnel", "linear_regression", "bnn", "bias"}, "bnn");
   parse_sampler(root.table("sampler"), s.sampler);
   return s;
 }
@@ -81,7 +81,7 @@ SampleModel gaussian(const io::Config& t) {
   auto mean = list_or(t, "mean", dim, 0);
   auto sc = scales_of(t, dim);
   auto d = std::make_shared<mcmc::GaussianTarget>(mean, sc);
-  SampleModel m{d, nullptr};
+  SampleModel m{d, nullptr, {}, {}};
   m.after = [d](const std::vector<mcmc::ChainDraws>&, const std::string&) {
     Eigen::Map<const Eigen::VectorXd> mu(d->mean().data(), d->dim()), s(d->scales().data(), d->dim());
     return nlohmann::json{{"exact", exact_report(d->param_names(), mu, s)}};
@@ -104,7 +104,7 @@ SampleModel multi_normal(const io::Config& t) {
   } catch (const std::invalid_argument& e) {
     t.fail("covariance", e.what());
   }
-  SampleModel m{d, nullptr};
+  SampleModel m{d, nullptr, {}, {}};
   m.after = [d](const std::vector<mcmc::ChainDraws>&, const std::string&) {
     return nlohmann::json{{"exact", exact_report(d->param_names(), d->mean(), d->covariance().diagonal().cwiseSqrt())}};
   };
@@ -127,7 +127,7 @@ SampleModel linear_regression(const io::Config& t) {
     for (int64_t j = 0; j < dim; ++j) x(i, j) = rng.normal();
   for (int64_t i = 0; i < n; ++i) y(i) = x.row(i).dot(beta) + sigma * rng.normal();
   auto d = std::make_shared<mcmc::LinearRegressionTarget>(x, y, sigma, prior);
-  SampleModel m{d, nullptr};
+  SampleModel m{d, nullptr, {}, {}};
   m.after = [d](const std::vector<mcmc::ChainDraws>&, const std::string&) {
     return nlohmann::json{{"exact", exact_report(d->param_names(), d->posterior_mean(), d->posterior_covariance().diagonal().cwiseSqrt())}};
   };
@@ -146,6 +146,7 @@ SampleModel build_target(const SampleSpec& spec, bool verbose) {
     if (dim < 2) t.fail("dim", "expected at least 2 (v and one x), got " + std::to_string(dim));
     m.density = std::make_shared<mcmc::FunnelTarget>(dim);
   } else if (spec.target_kind == "linear_regression") m = linear_regression(t);
+  else if (spec.target_kind == "bias") m = build_bias(spec, verbose);
   else m = build_bnn(spec, verbose);
   spec.root->check_unused();
   try {

@@ -16,7 +16,7 @@ namespace trusty::apps {
 
 struct SampleSpec {
   std::string config_path;
-  std::string target_kind;              // gaussian, multi_normal, funnel, linear_regression, bnn
+  std::string target_kind;              // gaussian, multi_normal, funnel, linear_regression, bnn, bias
   mcmc::SamplerOptions sampler;
   std::shared_ptr<const io::Config> root;  // the config, for the target's own tables
 };
@@ -26,6 +26,8 @@ struct SampleSpec {
 struct SampleModel {
   std::shared_ptr<mcmc::LogDensity> density;
   std::function<nlohmann::json(const std::vector<mcmc::ChainDraws>&, const std::string& out)> after;
+  std::vector<double> init;  // the chains' initial θ when [sampler] gives none (the bias model's MAP)
+  Eigen::MatrixXd inv_metric{};  // an initial inverse metric (d × d) for dense_e / diag_e, if known
 };
 
 SampleSpec parse_sample(const io::Config& root);
@@ -37,5 +39,7 @@ SampleModel build_target(const SampleSpec& spec, bool verbose);
 // [target] kind = "bnn": a Bayesian network on [data] with the [model] of `trusty train`
 // (sample_bnn.cpp).
 SampleModel build_bnn(const SampleSpec& spec, bool verbose);
+// [target] kind = "bias": the neural bias model on a [catalogue] (sample_bias.cpp).
+SampleModel build_bias(const SampleSpec& spec, bool verbose);
 
 }  // namespace trusty::apps

@@ -60,7 +60,7 @@ void check_model_choice(const RunSpec& s, const std::string& key, const optim::O
 template <class T>
 optim::Evaluation fit_candidate(const RunSpec& s, const io::Dataset<T>& train, const io::Dataset<T>& eval,
                                 std::unique_ptr<nn::Sequential<T>>* net_out = nullptr) {
-  auto net = build_model<T>(s.model, train.x.dim(1), output_width(train));
+  auto net = build_model<T>(s.model, train.x.dim(1), output_width(train, s.train));
   net->finalize(s.train.seed);
   auto opt = optim::make_optimizer<T>(s.optimizer);
   auto cfg = s.train;

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "trusty/core/rng.hpp"
+#include "trusty/density/mdn_loss.hpp"
 #include "trusty/optim/options_check.hpp"
 #include "trusty/nn/conv_layers.hpp"
 
@@ -47,6 +48,22 @@ void parse_layers(const io::Config& t, ModelSpec& m) {
   if (m.layers.empty()) t.fail("layers", "a cnn needs a [[model.layers]] list");
 }
 }  // namespace
+
+// [train] loss names a registered loss (nn/loss.hpp); its options are the [loss] table.
+void parse_loss(const io::Config& root, const io::Config& t, optim::TrainConfig& c) {
+  density::register_losses();
+  auto names = nn::loss_names<double>();
+  if (c.loss != "auto" && std::find(names.begin(), names.end(), c.loss) == names.end())
+    t.fail("loss", "expected auto or one of " + nn::join_names(names) + ", got '" + c.loss + "'");
+  auto lt = root.table("loss");
+  for (const auto& k : lt.keys()) c.loss_options[k] = lt.get_text(k);
+  if (c.loss == "auto" && !c.loss_options.empty()) lt.fail(c.loss_options.begin()->first, "a [loss] table needs [train] loss");
+  try {
+    if (c.loss != "auto") nn::make_loss<double>(c.loss, c.loss_options);
+  } catch (const std::invalid_argument& e) {
+    lt.fail(c.loss_options.empty() ? "loss" : c.loss_options.begin()->first, e.what());
+  }
+}
 
 void parse_model(const io::Config& t, ModelSpec& m) {
   m.config_path = t.path();
@@ -97,9 +114,9 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   const int sources = !s.data.name.empty() + !s.data.csv.empty() + !s.data.x.empty();
   if (sources != 1) d.fail("name", "expected exactly one of name, csv or x/y to say where the data is");
   if (!s.data.name.empty()) {
-    static const std::vector<std::string> names = {"mnist", "fashion-mnist", "xor", "or", "and", "quadratic", "sine_gap"};
+    static const std::vector<std::string> names = {"mnist", "fashion-mnist", "xor", "or", "and", "quadratic", "sine_gap", "mdn_mixture"};
     if (std::find(names.begin(), names.end(), s.data.name) == names.end())
-      d.fail("name", "expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, got '" + s.data.name + "'");
+      d.fail("name", "expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, mdn_mixture, got '" + s.data.name + "'");
   }
   for (const auto& [key, path] : {std::pair{"csv", s.data.csv}, std::pair{"x", s.data.x}, std::pair{"y", s.data.y},
                                   std::pair{"test_csv", s.data.test_csv}, std::pair{"test_x", s.data.test_x},
@@ -138,7 +155,8 @@ RunSpec parse_run(const io::Config& root, bool check_unused) {
   c.epochs = int_key("epochs", 10);
   c.batch_size = t.get_int("batch_size", 64);
   c.shuffle = t.get_bool("shuffle", true);
-  c.loss = t.get_choice("loss", {"auto", "cross_entropy", "bce", "mse", "half_sse"}, "auto");
+  c.loss = t.get_string("loss", "auto");
+  parse_loss(root, t, c);
   c.l1 = t.get_double("l1", 0);
   c.l2 = t.get_double("l2", 0);
   c.clip_norm = t.get_double("clip_norm", 0);
@@ -223,6 +241,21 @@ io::Dataset<T> cast(const io::Dataset<float>& f) {
 }
 }  // namespace
 
+// A known 2-component conditional density (density/mdn_loss.hpp), for mixture density networks.
+template <class T>
+io::Dataset<T> mixture_data(int64_t n, uint64_t stream) {
+  core::Tensor<double> x, y;
+  density::conditional_mixture_sample(n, stream, x, y);
+  io::Dataset<T> d;
+  d.x = core::Tensor<T>(x.shape());
+  d.y = core::Tensor<T>(y.shape());
+  for (int64_t i = 0; i < n; ++i) {
+    d.x.data()[i] = static_cast<T>(x.data()[i]);
+    d.y.data()[i] = static_cast<T>(y.data()[i]);
+  }
+  return d;
+}
+
 template <class T>
 Loaded<T> load_data(const RunSpec& s, bool verbose) {
   Loaded<T> l;
@@ -238,6 +271,9 @@ Loaded<T> load_data(const RunSpec& s, bool verbose) {
   } else if (n == "quadratic") {
     l.train = quadratic<T>(100, 1);
     l.test = quadratic<T>(1000, 2);
+  } else if (n == "mdn_mixture") {
+    l.train = mixture_data<T>(20000, 1);
+    l.test = mixture_data<T>(10000, 2);
   } else if (n == "sine_gap") {
     l.train = sine_gap<T>(100, true, 1);
     l.test = sine_gap<T>(1000, false, 2);
@@ -360,8 +396,10 @@ std::unique_ptr<nn::Sequential<T>> build_model(const ModelSpec& m, int64_t in, i
 }
 
 template <class T>
-int64_t output_width(const io::Dataset<T>& d) {
-  return d.classification() ? d.classes : d.y.dim(1);
+int64_t output_width(const io::Dataset<T>& d, const optim::TrainConfig& train) {
+  if (d.classification()) return d.classes;
+  if (train.loss == "auto") return d.y.dim(1);
+  return nn::make_loss<T>(train.loss, train.loss_options)->output_width(d.y.dim(1));
 }
 
 template io::Dataset<float> sine_gap<float>(int64_t, bool, uint64_t);
@@ -370,7 +408,7 @@ template Loaded<float> load_data<float>(const RunSpec&, bool);
 template Loaded<double> load_data<double>(const RunSpec&, bool);
 template std::unique_ptr<nn::Sequential<float>> build_model<float>(const ModelSpec&, int64_t, int64_t);
 template std::unique_ptr<nn::Sequential<double>> build_model<double>(const ModelSpec&, int64_t, int64_t);
-template int64_t output_width<float>(const io::Dataset<float>&);
-template int64_t output_width<double>(const io::Dataset<double>&);
+template int64_t output_width<float>(const io::Dataset<float>&, const optim::TrainConfig&);
+template int64_t output_width<double>(const io::Dataset<double>&, const optim::TrainConfig&);
 
 }  // namespace trusty::apps

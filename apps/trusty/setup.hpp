@@ -82,8 +82,9 @@ inline constexpr double kSineGapNoise = 0.1;
 template <class T>
 io::Dataset<T> sine_gap(int64_t n, bool gap, uint64_t stream);
 
-// Output width for the data: classes, or target columns.
+// Output width for the data: classes, or what the loss needs for the target columns (the
+// columns themselves, or a mixture density network's parameters).
 template <class T>
-int64_t output_width(const io::Dataset<T>& d);
+int64_t output_width(const io::Dataset<T>& d, const optim::TrainConfig& train = {});
 
 }  // namespace trusty::apps

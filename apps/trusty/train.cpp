@@ -18,7 +18,7 @@ template <class T>
 nlohmann::json train_run(const RunSpec& spec, const std::string& out, bool resume, bool verbose) {
   core::kernels::set_blas_threads(spec.threads);
   auto data = load_data<T>(spec, verbose);
-  const int64_t in = data.train.x.dim(1), nout = output_width(data.train);
+  const int64_t in = data.train.x.dim(1), nout = output_width(data.train, spec.train);
   auto net = build_model<T>(spec.model, in, nout);
   net->finalize(spec.train.seed);
   auto opt = optim::make_optimizer<T>(spec.optimizer);

@@ -5,6 +5,8 @@
 
 #include "bindings.hpp"
 #include "py_density.hpp"
+#include "trusty/bayes/map_fit.hpp"
+#include "trusty/density/halo_simulator.hpp"
 #include "trusty/io/npy.hpp"
 #include "trusty/mcmc/sampler.hpp"
 #include "trusty/mcmc/stan_csv.hpp"
@@ -136,6 +138,20 @@ void bind_mcmc(py::module_& m) {
         return sample_density(d, sampler_options(kw), out);
       },
       py::arg("fn"), py::arg("dim"), py::arg("names") = std::vector<std::string>{}, py::arg("out") = "");
+  m.def(
+      "_sample_bias",
+      [](const std::string& catalogue, double prior_sd, const std::string& out, py::kwargs kw) {
+        density::BiasModelOptions o;
+        o.prior_sd = prior_sd;
+        const density::NeuralBiasModel model(density::load_catalogue(catalogue), o);
+        auto opt = sampler_options(kw);
+        if (opt.init.empty()) {  // start the chains at the MAP, fitted from the simulator's θ
+          py::gil_scoped_release nogil;
+          opt.init = bayes::fit_map(model, density::default_true_theta(), {.tolerance = 1e-4}).theta;
+        }
+        return sample_density(model, opt, out);
+      },
+      py::arg("catalogue"), py::arg("prior_sd") = 10.0, py::arg("out") = "");
 }
 
 }  // namespace trusty::python

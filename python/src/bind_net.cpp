@@ -6,6 +6,7 @@
 #include "convert.hpp"
 #include "trusty/core/ops.hpp"
 #include "trusty/nn/layers.hpp"
+#include "trusty/nn/loss.hpp"
 #include "trusty/nn/losses.hpp"
 #include "trusty/optim/options_check.hpp"
 #include "trusty/optim/trainer.hpp"
@@ -50,10 +51,21 @@ py::dict record(const optim::EpochRecord& r, const std::vector<std::string>& nam
 }
 
 template <class T>
-io::Dataset<T> dataset(const Net<T>& n, const py::handle& x, const py::handle& y, bool cls, const char* xa, const char* ya) {
+io::Dataset<T> dataset(const Net<T>& n, const py::handle& x, const py::handle& y, bool cls, const char* xa, const char* ya,
+                       const nn::Loss<T>* loss = nullptr) {
   io::Dataset<T> d;
   d.x = features<T>(x, xa, n.in());
-  targets<T>(y, ya, d.x.dim(0), n.out(), cls, d);
+  // Targets have the network's width, except for losses that need other outputs (an MDN).
+  int64_t cols = n.out();
+  if (loss && !cls) {
+    const py::array a = py::array::ensure(y);
+    if (a && a.ndim() >= 1) cols = a.ndim() == 2 ? a.shape(1) : 1;
+    if (loss->output_width(cols) != n.out())
+      throw py::value_error(std::string(ya) + ": loss '" + loss->name() + "' needs " + std::to_string(loss->output_width(cols)) +
+                            " network outputs for " + std::to_string(cols) + " target columns; the network has " +
+                            std::to_string(n.out()));
+  }
+  targets<T>(y, ya, d.x.dim(0), cols, cls, d);
   return d;
 }
 
@@ -118,33 +130,34 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
            },
            py::arg("x"), "Outputs for inputs x (n, features); logits for classifiers")
       .def("loss_and_grad",
-           [](N& n, py::handle x, py::handle y, const std::string& loss) {
-             const bool cls = loss == "cross_entropy";
-             if (!cls && loss != "mse" && loss != "bce" && loss != "half_sse")
-               throw py::value_error("loss: expected one of cross_entropy, mse, bce, half_sse, got '" + loss + "'");
-             auto d = dataset<T>(n, x, y, cls, "x", "y");
+           [](N& n, py::handle x, py::handle y, const std::string& loss, std::map<std::string, std::string> options) {
+             std::unique_ptr<nn::Loss<T>> l;
+             try {
+               l = nn::make_loss<T>(loss, options);
+             } catch (const std::invalid_argument& e) {
+               throw py::value_error(std::string("loss: ") + e.what());
+             }
+             auto d = dataset<T>(n, x, y, l->needs_labels(), "x", "y", l.get());
              core::GradScope<T> s;
              n.net->zero_grad();
              auto out = n.net->forward(core::constant_ref(d.x));
-             core::Var<T> l;
-             if (cls) l = nn::cross_entropy(out, d.labels);
-             else if (loss == "mse") l = nn::mse(out, core::constant_ref(d.y));
-             else if (loss == "bce") l = nn::bce_with_logits(out, core::constant_ref(d.y));
-             else l = nn::half_sse(out, core::constant_ref(d.y));
-             s.backward(l);
+             auto v = l->needs_labels() ? l->value(out, nullptr, d.labels) : l->value(out, &d.y, {});
+             s.backward(v);
              auto g = n.net->gradients();
              py::array_t<T> ga(static_cast<py::ssize_t>(g.size()));
              std::copy(g.begin(), g.end(), ga.mutable_data());
-             return py::make_tuple(static_cast<double>(l.item()), ga);
+             return py::make_tuple(static_cast<double>(v.item()), ga);
            },
            py::arg("x"), py::arg("y"), py::arg("loss") = "cross_entropy",
-           "The loss and its gradient with respect to the flat parameters (a copy)");
+           py::arg("loss_options") = std::map<std::string, std::string>{},
+           "The loss (any registered name, trusty.loss_names()) and its gradient with respect to the flat parameters (a copy)");
 
   using TH = TrainerHandle<T>;
   py::class_<TH, std::shared_ptr<TH>>(m, ("Trainer" + suffix).c_str(), "The training loop for a network")
       .def(py::init([](std::shared_ptr<N> net, std::string optimizer, double lr, double momentum, double weight_decay,
                        int epochs, int64_t batch_size, std::string loss, double l1, double l2, double clip_norm,
-                       std::string schedule, int t_max, int patience, uint64_t seed, bool progress, std::string checkpoint) {
+                       std::string schedule, int t_max, int patience, uint64_t seed, bool progress, std::string checkpoint,
+                       std::map<std::string, std::string> loss_options) {
              auto h = std::make_shared<TH>();
              h->net = net;
              optim::OptimizerConfig oc;
@@ -165,23 +178,28 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              if (t_max < 0) fail("t_max", "expected an integer >= 1 (or 0: the number of epochs), got " + std::to_string(t_max));
              c.schedule.t_max = t_max > 0 ? t_max : std::max(epochs, 1);
              optim::check_train_options(c, fail);
-             h->classification = loss == "auto" || loss == "cross_entropy";
-             h->trainer = std::make_unique<optim::Trainer<T>>(*net->net, *h->opt, c);
+             c.loss_options = std::move(loss_options);
+             try {
+               h->trainer = std::make_unique<optim::Trainer<T>>(*net->net, *h->opt, c);
+             } catch (const std::invalid_argument& e) {
+               throw py::value_error(std::string("Trainer: ") + e.what());
+             }
+             h->classification = loss == "auto" || (h->trainer->loss() && h->trainer->loss()->needs_labels());
              return h;
            }),
            py::arg("net"), py::arg("optimizer") = "adam", py::arg("lr") = 1e-3, py::arg("momentum") = 0.9,
            py::arg("weight_decay") = -1.0, py::arg("epochs") = 10, py::arg("batch_size") = 64, py::arg("loss") = "auto",
            py::arg("l1") = 0.0, py::arg("l2") = 0.0, py::arg("clip_norm") = 0.0, py::arg("schedule") = "constant",
            py::arg("t_max") = 0, py::arg("patience") = 0, py::arg("seed") = 0, py::arg("progress") = false,
-           py::arg("checkpoint") = "")
+           py::arg("checkpoint") = "", py::arg("loss_options") = std::map<std::string, std::string>{})
       .def("fit",
            [](TH& h, py::handle x, py::handle y, py::handle x_val, py::handle y_val, py::object callback) {
              // Integer labels make a classifier (unless a regression loss was asked for).
              const bool cls = integer_array(y);
-             auto train = dataset<T>(*h.net, x, y, cls, "x", "y");
+             auto train = dataset<T>(*h.net, x, y, cls, "x", "y", h.trainer->loss());
              io::Dataset<T> val;
              const bool has_val = !x_val.is_none();
-             if (has_val) val = dataset<T>(*h.net, x_val, y_val, cls, "x_val", "y_val");
+             if (has_val) val = dataset<T>(*h.net, x_val, y_val, cls, "x_val", "y_val", h.trainer->loss());
              const auto names = h.trainer->parameter_names();
              if (!callback.is_none()) {
                h.trainer->on_epoch_end = [&](const optim::EpochRecord& r) {
@@ -209,7 +227,7 @@ void bind_dtype(py::module_& m, const std::string& suffix) {
              // Not an array (None, a number, a list): integer_array says no and targets()
              // raises the TypeError naming y (reading .dtype() of a non-array crashed).
              const bool cls = integer_array(y);
-             auto d = dataset<T>(*h.net, x, y, cls, "x", "y");
+             auto d = dataset<T>(*h.net, x, y, cls, "x", "y", h.trainer->loss());
              if (d.size() == 0) throw py::value_error("x: 0 rows, expected at least one sample to evaluate on");
              auto ev = h.trainer->evaluate(d);
              py::dict r;

@@ -9,4 +9,5 @@ template <class T>
 void bind_dtype(py::module_& m, const std::string& suffix);
 void bind_mcmc(py::module_& m);
 void bind_bayes(py::module_& m);
+void bind_density(py::module_& m);  // bind_density.cpp
 }  // namespace trusty::python

@@ -20,6 +20,7 @@ PYBIND11_MODULE(_trusty, m) {
   python::bind_dtype<double>(m, "64");
   python::bind_mcmc(m);
   python::bind_bayes(m);
+  python::bind_density(m);
   m.def("cache_dir", &io::cache_dir, "Where built-in data sets are cached");
   m.def(
       "fetch",

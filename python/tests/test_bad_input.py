@@ -86,7 +86,7 @@ CASES = [
     ("tr.evaluate(np.zeros((0, 2), np.float32), np.zeros(0, np.int64))", "ValueError", "x: 0 rows, expected at least one sample"),
     ("tr.predict([[0.0, 1.0]])", "TypeError", "x: expected a numpy array, got"),
     ("net.forward('x')", "TypeError", "x: expected a numpy array, got"),
-    ("net.loss_and_grad(x, np.zeros(4, np.int64), loss='hinge')", "ValueError", "loss: expected one of cross_entropy, mse, bce, half_sse, got 'hinge'"),
+    ("net.loss_and_grad(x, np.zeros(4, np.int64), loss='hinge')", "ValueError", "loss: unknown loss 'hinge' (expected bce, cross_entropy, half_sse, mdn or mse)"),
     ("tr.load_checkpoint('/nonexistent/ck.npz')", "ValueError", "cannot open '/nonexistent/ck.npz'"),
     ("tr.load_checkpoint('/')", "ValueError", "/: is a directory, expected a file"),
     ("trusty.fetch('cifar')", "ValueError", "unknown data set 'cifar' (expected one of mnist, fashion-mnist)"),

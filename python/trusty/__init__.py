@@ -23,6 +23,8 @@ buffer (they keep the network alive). Reports: `python3 -m trusty.report RUN_DIR
 """
 from . import _trusty
 from ._trusty import BayesianNetwork, ConfigError, TrainingDiverged, __version__, cache_dir, fetch, set_threads
+from ._trusty import (bias_log_density, bias_parameter_names, default_true_theta, load_catalogue, loss_names,
+                      mdn_log_prob, mdn_sample, simulate_catalogue)
 
 __all__ = ["MLP", "Trainer", "sample", "BayesianNetwork", "fetch", "cache_dir", "set_threads", "ConfigError", "TrainingDiverged", "__version__"]
 
@@ -40,7 +42,12 @@ def MLP(widths, activation="relu", output_activation="identity", init="auto", dr
 
 
 def Trainer(net, **options):
-    """The training loop for `net`; options as in `trusty train` configs ([train] table)."""
+    """The training loop for `net`; options as in `trusty train` configs ([train] table).
+
+    loss: any registered loss (trusty.loss_names(): bce, cross_entropy, half_sse, mdn, mse);
+    loss_options: its options, as the [loss] table, e.g. {"components": 3} for "mdn"."""
+    if options.get("loss_options") is not None:
+        options["loss_options"] = {str(k): str(v) for k, v in options["loss_options"].items()}
     if isinstance(net, _trusty.MLP32):
         return _trusty.Trainer32(net, **options)
     if isinstance(net, _trusty.MLP64):
@@ -63,3 +70,18 @@ def sample(log_density, dim, names=None, out=None, **options):
     if isinstance(dim, bool) or not isinstance(dim, int):
         raise TypeError(f"dim: expected an int, got {type(dim).__name__}")
     return _trusty._sample_callable(log_density, dim, list(names or []), str(out or ""), **options)
+
+
+def save_catalogue(path, catalogue):
+    """Writes a catalogue dict (field, positions, masses, box_size, mass_threshold) as .npz."""
+    import numpy as np
+    np.savez(path, **{k: np.asarray(v, dtype=np.float64) for k, v in catalogue.items()})
+
+
+def sample_bias(catalogue, prior_sd=10.0, out=None, **options):
+    """Samples the neural bias model's 17 weights (N(0, prior_sd²) priors) on a catalogue .npz.
+
+    The chains start at the MAP (fitted from trusty.default_true_theta()) unless init= is
+    given; sampler options as for trusty.sample (algorithm="hmclet" for the HMCLET mode,
+    metric="dense_e" recommended). Returns the same dict as trusty.sample."""
+    return _trusty._sample_bias(str(catalogue), float(prior_sd), str(out or ""), **options)

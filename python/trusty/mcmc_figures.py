@@ -133,6 +133,8 @@ def fig_predictive(run, res, hist, out, save):
     if not p.exists():
         return None
     z = np.load(p)
+    if "x" not in z:  # not a network's predictive (the bias model's: density_figures.py)
+        return None
     x = z["x"].reshape(len(z["x"]), -1)
     if x.shape[1] != 1:
         return None

@@ -11,7 +11,8 @@ PNG figures plus index.html into RUN_DIR/report/ (or --out):
   confusion.png    confusion matrix on the test set (classifiers)
   predictions.png  predicted against true values on the test set (regression)
 A `trusty sample` run adds trace.png, rank.png, pairs.png and predictive.png (see
-trusty/mcmc_figures.py). Later commands add their own figures through the same FIGURES registry.
+trusty/mcmc_figures.py); a neural bias model run adds mass_function.png
+(trusty/density_figures.py). Later commands add their own figures through the same FIGURES registry.
 """
 import argparse
 import csv
@@ -28,7 +29,7 @@ import matplotlib.pyplot as plt  # noqa: E402
 import matplotlib.ticker  # noqa: E402
 import numpy as np  # noqa: E402
 
-from . import mcmc_figures  # noqa: E402
+from . import density_figures, mcmc_figures  # noqa: E402
 
 LOSS_UNITS = {
     "cross_entropy": "cross-entropy (nats per sample)",
@@ -178,6 +179,7 @@ FIGURES = {
     "rank": lambda *a: mcmc_figures.fig_rank(*a, save),
     "pairs": lambda *a: mcmc_figures.fig_pairs(*a, save),
     "predictive": lambda *a: mcmc_figures.fig_predictive(*a, save),
+    "mass_function": lambda *a: density_figures.fig_mass_function(*a, save),
 }
 
 

@@ -89,6 +89,26 @@ auto read(const Config& c, const toml::table* t, std::set<std::string>& used, co
 }
 }  // namespace
 
+std::vector<std::string> Config::keys() const {
+  std::vector<std::string> k;
+  if (table_)
+    for (const auto& [key, node] : *table_) k.emplace_back(key.str());
+  return k;
+}
+
+std::string Config::get_text(const std::string& key) const {
+  return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {
+    if (n.is_string()) return std::string(*n.value<std::string>());
+    if (n.is_integer()) return std::to_string(*n.value<int64_t>());
+    if (n.is_boolean()) return std::string(*n.value<bool>() ? "true" : "false");
+    if (!n.is_floating_point()) fail(key, "expected a string, number or boolean, got " + type_name(n));
+    std::ostringstream os;
+    os.precision(17);
+    os << *n.value<double>();
+    return os.str();
+  });
+}
+
 std::string Config::get_string(const std::string& key, const std::optional<std::string>& def) const {
   if (!has(key) && def) { used_->insert(prefix_.empty() ? key : prefix_ + "." + key); return *def; }
   return read(*this, table_, *used_, prefix_, key, false, [&](const toml::node& n) {

@@ -73,10 +73,23 @@ Trainer<T>::Trainer(nn::Module<T>& net, Optimizer<T>& opt, TrainConfig cfg)
     : net_(net), opt_(opt), cfg_(std::move(cfg)), shuffle_rng_(cfg_.seed, 2) {
   if (!net_.finalized()) throw std::logic_error("Trainer: finalize() the network before training");
   if (cfg_.epochs < 0) throw std::invalid_argument("Trainer: epochs must be >= 0, got " + std::to_string(cfg_.epochs));
-  static const char* kLosses[] = {"auto", "cross_entropy", "bce", "mse", "half_sse"};
-  bool ok = false;
-  for (auto* l : kLosses) ok = ok || cfg_.loss == l;
-  if (!ok) throw std::invalid_argument("Trainer: unknown loss '" + cfg_.loss + "' (expected auto, cross_entropy, bce, mse or half_sse)");
+  if (cfg_.loss != "auto") loss_ = nn::make_loss<T>(cfg_.loss, cfg_.loss_options);
+  else if (!cfg_.loss_options.empty()) nn::check_loss_options("auto", cfg_.loss_options, {});
+}
+
+template <class T>
+void Trainer<T>::set_loss(std::unique_ptr<nn::Loss<T>> loss) {
+  if (!loss) throw std::invalid_argument("Trainer::set_loss: null loss");
+  loss_ = std::move(loss);
+}
+
+template <class T>
+void Trainer<T>::resolve_loss(const io::Dataset<T>& data) {
+  if (!loss_) loss_ = nn::make_loss<T>(data.classification() ? "cross_entropy" : "mse");
+  if (loss_->needs_labels() && !data.classification())
+    throw std::invalid_argument("Trainer: loss '" + loss_->name() + "' needs class labels, but the data has regression targets");
+  if (!loss_->needs_labels() && data.classification())
+    throw std::invalid_argument("Trainer: loss '" + loss_->name() + "' needs target values, but the data has class labels");
 }
 
 template <class T>
@@ -89,15 +102,10 @@ std::vector<std::string> Trainer<T>::parameter_names() const {
 template <class T>
 Var<T> Trainer<T>::loss_of(const Var<T>& out, const io::Dataset<T>& d, const std::vector<int64_t>& idx, int64_t b0,
                            int64_t b1, const Tensor<T>* ybatch) {
-  if (loss_ == "cross_entropy") {
-    std::vector<int64_t> lab(static_cast<size_t>(b1 - b0));
-    for (int64_t i = b0; i < b1; ++i) lab[static_cast<size_t>(i - b0)] = d.labels[static_cast<size_t>(idx[static_cast<size_t>(i)])];
-    return nn::cross_entropy(out, lab);
-  }
-  auto y = core::constant_ref(*ybatch);
-  if (loss_ == "bce") return nn::bce_with_logits(out, y);
-  if (loss_ == "half_sse") return nn::half_sse(out, y);
-  return nn::mse(out, y);
+  if (!d.classification()) return loss_->value(out, ybatch, {});
+  std::vector<int64_t> lab(static_cast<size_t>(b1 - b0));
+  for (int64_t i = b0; i < b1; ++i) lab[static_cast<size_t>(i - b0)] = d.labels[static_cast<size_t>(idx[static_cast<size_t>(i)])];
+  return loss_->value(out, nullptr, lab);
 }
 
 template <class T>
@@ -170,11 +178,7 @@ template <class T>
 const std::vector<EpochRecord>& Trainer<T>::fit(const io::Dataset<T>& train, const io::Dataset<T>* val) {
   if (train.size() == 0) throw std::invalid_argument("Trainer::fit: the training set is empty");
   core::FlushDenormals ftz(cfg_.flush_denormals);
-  loss_ = cfg_.loss != "auto" ? cfg_.loss : (train.classification() ? "cross_entropy" : "mse");
-  if (loss_ == "cross_entropy" && !train.classification())
-    throw std::invalid_argument("Trainer: loss 'cross_entropy' needs class labels, but the data has regression targets");
-  if (loss_ != "cross_entropy" && train.classification())
-    throw std::invalid_argument("Trainer: loss '" + loss_ + "' needs target values, but the data has class labels");
+  resolve_loss(train);
   const double base_lr = history_.empty() ? opt_.lr() : history_.front().lr / std::max(1e-300, cfg_.schedule.lr_at(0, 1.0));
   while (epoch_ < cfg_.epochs) {
     EpochRecord rec;
@@ -218,7 +222,7 @@ const std::vector<EpochRecord>& Trainer<T>::fit(const io::Dataset<T>& train, con
 
 template <class T>
 Evaluation Trainer<T>::evaluate(const io::Dataset<T>& data, int64_t batch) {
-  if (loss_.empty()) loss_ = cfg_.loss != "auto" ? cfg_.loss : (data.classification() ? "cross_entropy" : "mse");
+  resolve_loss(data);
   const bool was_training = net_.training();
   net_.eval();
   const int64_t n = data.size();
@@ -243,13 +247,18 @@ Evaluation Trainer<T>::evaluate(const io::Dataset<T>& data, int64_t batch) {
         correct += best == data.labels[static_cast<size_t>(b0 + i)];
       }
     } else {
-      ss_res.resize(static_cast<size_t>(c));
-      sum_y.resize(static_cast<size_t>(c));
-      sum_y2.resize(static_cast<size_t>(c));
+      // R² of the loss's point prediction (σ(z) for bce, the mixture mean for an MDN).
+      const Tensor<T> pred = loss_->point_prediction(out.value());
+      if (pred.shape() != yb.shape()) continue;
+      const T* pp = pred.data();
+      const int64_t k_out = yb.dim(-1);
+      ss_res.resize(static_cast<size_t>(k_out));
+      sum_y.resize(static_cast<size_t>(k_out));
+      sum_y2.resize(static_cast<size_t>(k_out));
       const T* y = yb.data();
       for (int64_t i = 0; i < b1 - b0; ++i)
-        for (int64_t k = 0; k < c; ++k) {
-          const double t = y[i * c + k], p = loss_ == "bce" ? 1.0 / (1.0 + std::exp(-o[i * c + k])) : o[i * c + k];
+        for (int64_t k = 0; k < k_out; ++k) {
+          const double t = y[i * k_out + k], p = pp[i * k_out + k];
           ss_res[static_cast<size_t>(k)] += (t - p) * (t - p);
           sum_y[static_cast<size_t>(k)] += t;
           sum_y2[static_cast<size_t>(k)] += t * t;

@@ -167,7 +167,7 @@ std::vector<Case> catalogue() {
       // [train]: choices and types
       train_key("schedule_unknown", "schedule = \"linear\"", "schedule: expected one of constant, step, exponential, cosine, got 'linear'"),
       train_key("optimizer_unknown", "optimizer = \"adamax\"", "optimizer: expected one of sgd, gd, momentum"),
-      train_key("loss_unknown", "loss = \"hinge\"", "loss: expected one of auto, cross_entropy, bce, mse, half_sse, got 'hinge'"),
+      train_key("loss_unknown", "loss = \"hinge\"", "loss: expected auto or one of bce, cross_entropy, half_sse, mdn or mse, got 'hinge'"),
       train_key("lr_string", "lr = \"fast\"", "lr: expected a number, got a string"),
       train_key("epochs_fraction", "epochs = 1.5", "epochs: expected an integer, got a number"),
       train_key("shuffle_number", "shuffle = 1", "shuffle: expected true or false, got an integer"),
@@ -206,7 +206,7 @@ std::vector<Case> catalogue() {
       // [data]: sources and keys
       data_key("no_source", "task = \"classification\"", {"[data] name: expected exactly one of name, csv or x/y"}),
       data_key("two_sources", "name = \"xor\"\ncsv = \"d.csv\"", {"[data] name: expected exactly one of name, csv or x/y"}),
-      data_key("unknown_name", "name = \"cifar\"", {"[data] name: expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, got 'cifar'"}),
+      data_key("unknown_name", "name = \"cifar\"", {"[data] name: expected one of mnist, fashion-mnist, xor, or, and, quadratic, sine_gap, mdn_mixture, got 'cifar'"}),
       data_key("missing_csv", "csv = \"missing.csv\"", {"[data] csv: data file '{d}/missing.csv' does not exist"}),
       data_key("csv_is_a_directory", "csv = \"adir\"", {"[data] csv: '{d}/adir' is a directory, expected a data file"}),
       data_key("x_without_y", "x = \"d.csv\"", {"[data] y: x is given, so y (the targets, .npy) is required"}),

@@ -94,6 +94,10 @@ template <class T> Var<T> dot(const Var<T>& a, const Var<T>& b);
 template <class T> Var<T> normal_lpdf(const Var<T>& x, const Var<T>& mu, const Var<T>& sigma);
 template <class T> Var<T> normal_lpdf(const Var<T>& x, const Var<T>& mu, std::type_identity_t<T> sigma);
 template <class T> Var<T> normal_lpdf(const Var<T>& x, std::type_identity_t<T> mu, std::type_identity_t<T> sigma);
+// Element-wise log N(x | mu, sigma) = -((x - mu) / sigma)² / 2 - log sigma - log(2π) / 2, with
+// NumPy broadcasting of the three arguments (the output has the broadcast shape): the terms
+// of a mixture, which normal_lpdf's sum cannot give. sigma > 0 (std::invalid_argument).
+template <class T> Var<T> normal_log_prob(const Var<T>& x, const Var<T>& mu, const Var<T>& sigma);
 
 // ---- operators ----------------------------------------------------------------------------
 template <class T> Var<T> operator+(const Var<T>& a, const Var<T>& b) { return add(a, b); }

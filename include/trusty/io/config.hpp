@@ -34,6 +34,11 @@ class Config {
   // An array of tables ([[model.layers]]); absent: empty.
   std::vector<Config> table_array(const std::string& name) const;
   bool has(const std::string& key) const;
+  // The keys of this table, in the file's order (for tables whose keys are open-ended,
+  // such as [loss], whose options belong to the loss named).
+  std::vector<std::string> keys() const;
+  // A string, integer, float or boolean value as text ("3", "0.5", "true", "full").
+  std::string get_text(const std::string& key) const;
 
   std::string get_string(const std::string& key, const std::optional<std::string>& def = std::nullopt) const;
   double get_double(const std::string& key, const std::optional<double>& def = std::nullopt) const;

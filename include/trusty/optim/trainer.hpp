@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "trusty/io/dataset.hpp"
+#include "trusty/nn/loss.hpp"
 #include "trusty/nn/module.hpp"
 #include "trusty/optim/optimizer.hpp"
 
@@ -19,7 +20,8 @@ struct TrainConfig {
   int epochs = 10;
   int64_t batch_size = 64;     // <= 0: full batch
   bool shuffle = true;
-  std::string loss = "auto";   // cross_entropy, bce, mse, half_sse; auto: by the data
+  std::string loss = "auto";   // a registered loss (nn/loss.hpp); auto: cross_entropy or mse by the data
+  nn::LossOptions loss_options; // the loss's options (a config's [loss] table)
   double l1 = 0, l2 = 0;       // penalties on parameters named "weight"
   double clip_norm = 0, clip_value = 0;
   Schedule schedule;
@@ -55,7 +57,10 @@ class TrainingDiverged : public std::runtime_error {
 template <class T>
 class Trainer {
  public:
+  // cfg.loss names a registered loss (made here, so an unknown name or option fails early).
   Trainer(nn::Module<T>& net, Optimizer<T>& opt, TrainConfig cfg);
+  // Any loss object, replacing cfg.loss (C++ losses need not be registered).
+  void set_loss(std::unique_ptr<nn::Loss<T>> loss);
 
   // Trains from the current epoch to cfg.epochs; returns the whole history.
   const std::vector<EpochRecord>& fit(const io::Dataset<T>& train, const io::Dataset<T>* val = nullptr);
@@ -71,17 +76,19 @@ class Trainer {
   const std::vector<EpochRecord>& history() const { return history_; }
   std::vector<std::string> parameter_names() const;
   int epoch() const { return epoch_; }
-  const std::string& loss_name() const { return loss_; }
+  std::string loss_name() const { return loss_ ? loss_->name() : cfg_.loss; }
+  const nn::Loss<T>* loss() const { return loss_.get(); }
 
  private:
   core::Var<T> loss_of(const core::Var<T>& out, const io::Dataset<T>& d, const std::vector<int64_t>& idx, int64_t b0,
                        int64_t b1, const core::Tensor<T>* ybatch);
+  void resolve_loss(const io::Dataset<T>& data);  // "auto" by the data; labels vs targets checked
   double run_epoch(const io::Dataset<T>& train, EpochRecord& rec);
 
   nn::Module<T>& net_;
   Optimizer<T>& opt_;
   TrainConfig cfg_;
-  std::string loss_;
+  std::unique_ptr<nn::Loss<T>> loss_;
   core::Rng shuffle_rng_;
   int epoch_ = 0;
   double best_val_ = 1e300;
