@@ -1,3 +1,4 @@
+#include "trusty/core/fft.hpp"
 #include "trusty/density/lognormal_field.hpp"
 
 #include <fftw3.h>
@@ -28,11 +29,8 @@ void FieldOptions::validate() const {
 
 namespace {
 
-// FFTW's planner is not thread-safe; execution with a plan is.
-std::mutex& planner_mutex() {
-  static std::mutex m;
-  return m;
-}
+// FFTW's planner is not thread-safe; execution with a plan is. One lock for every FFTW user.
+std::mutex& planner_mutex() { return core::fftw_planner_mutex(); }
 
 double shape_of(double k, const FieldOptions& o) {
   return k > 0 ? std::pow(k, o.spectral_index) * std::exp(-(k * o.smoothing) * (k * o.smoothing)) : 0.0;
