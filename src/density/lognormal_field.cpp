@@ -1,4 +1,3 @@
-#include "trusty/core/fft.hpp"
 #include "trusty/density/lognormal_field.hpp"
 
 #include <fftw3.h>
@@ -11,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "trusty/core/fft.hpp"
 #include "trusty/core/rng.hpp"
 
 namespace trusty::density {
