@@ -17,6 +17,7 @@
 #include <string>
 #include <vector>
 
+#include "trusty/dist/index_range.hpp"
 #include "trusty/imnn/fisher.hpp"
 #include "trusty/imnn/simulation_set.hpp"
 #include "trusty/imnn/tangent_forward.hpp"
@@ -25,6 +26,8 @@
 #include "trusty/sim/simulator.hpp"
 
 namespace trusty::imnn {
+
+struct LocalSims;  // src/imnn/chunked_pass.hpp
 
 struct TrainOptions {
   std::vector<double> theta_fid;
@@ -48,6 +51,10 @@ struct TrainOptions {
   std::vector<double> delta_theta;
   uint64_t seed = 0;
   int threads = 1;  // for the fresh simulations (results do not depend on it)
+  // The network runs over fixed chunks of this many simulations (never derived from the
+  // number of ranks or threads): under MPI each rank runs whole chunks, so the results are
+  // the same bit for bit for any number of ranks (docs/mpi.md).
+  int64_t chunk = 64;
   void validate() const;  // throws naming the option
 };
 
@@ -97,7 +104,7 @@ class ImnnTrainer {
 
  private:
   bool early_stop(const StepRecord& r);
-  const SimulationSet& training_set();
+  LocalSims training_set();
   nn::Module<double>& net_;
   optim::Optimizer<double>& opt_;
   TrainOptions o_;
