@@ -3,7 +3,8 @@
 // the simulator knows it, a history summary), DIR/history.csv, DIR/model.npz,
 // DIR/checkpoint.npz (what --resume continues from) and DIR/config.toml. The config is read
 // and the simulations are checked before anything is written; every write is atomic and
-// results.json comes last, so a failed run never looks complete.
+// results.json comes last, so a failed run never looks complete. Under `mpirun -np N` the
+// ranks share the work by simulation index and only rank 0 writes (docs/imnn.md).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>

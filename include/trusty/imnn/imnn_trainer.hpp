@@ -1,9 +1,11 @@
 // Training an information-maximising neural network (Charnock, Lavaux & Wandelt 2018) with
 // the regularised loss of Makinen, Charnock, Alsing & Wandelt 2021. The supervised
 // optim::Trainer does not fit this problem (no targets; the loss couples every simulation of
-// a step), so this loop owns it: per step, all simulations go through the network as one
-// matrix, the Fisher statistics and the loss are built on the tape, one backward pass gives
-// the gradient with respect to the flat weight vector, and an optim::Optimizer steps it.
+// a step), so this loop owns it: per step, the simulations go through the network in fixed
+// chunks, the Fisher statistics and the loss are built on the tape from all chunks'
+// summaries, the gradient with respect to the flat weight vector is added up chunk by chunk
+// in chunk order, and an optim::Optimizer steps it. Under MPI each rank runs whole chunks
+// and the results are the same bit for bit for any number of ranks (src/imnn/chunked_pass.hpp).
 //
 // Two sources of simulations: fixed training (+ validation) sets, or a simulator giving
 // fresh simulations every step (step t uses indices t·n_s ... of the seed). Early stopping
