@@ -4,6 +4,7 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 
 #include "chunked_pass.hpp"
 #include "trusty/dist/world.hpp"
@@ -24,6 +25,15 @@ StepRecord unflatten(const double* v) {
   return {static_cast<int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
 }
 
+// A layer whose output row depends on the other rows of its batch (BatchNorm in training) or
+// on a random mask (Dropout in training) would make the summaries depend on the chunking
+// and the gradient pass disagree with the statistics pass.
+std::string batch_dependent_layer(const nn::Module<double>& m) {
+  if (m.training() && (m.kind() == "BatchNorm" || m.kind() == "Dropout")) return m.describe();
+  for (const auto& [name, child] : m.children())
+    if (auto s = batch_dependent_layer(*child); !s.empty()) return s;
+  return {};
+}
 }  // namespace
 
 void TrainOptions::validate() const {
@@ -42,6 +52,9 @@ ImnnTrainer::ImnnTrainer(nn::Module<double>& net, optim::Optimizer<double>& opt,
     : net_(net), opt_(opt), o_(std::move(o)), base_lr_(opt.lr()) {
   o_.validate();
   if (!net_.finalized()) throw std::invalid_argument("ImnnTrainer: finalize() the network first");
+  if (auto l = batch_dependent_layer(net_); !l.empty())
+    throw std::invalid_argument("ImnnTrainer: " + l + " in training mode makes a summary depend on the other simulations of its "
+                                "batch or on a random mask; the IMNN needs per-simulation summaries (use a network without it)");
 }
 
 void ImnnTrainer::set_training(SimulationSet s) {

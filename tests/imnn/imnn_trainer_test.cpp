@@ -215,6 +215,20 @@ TEST(ImnnTrainer, ChunkedGradientMatchesCentralDifferences) {
   }
 }
 
+TEST(ImnnTrainer, BatchDependentLayersAreRefused) {
+  auto net = nn::make_mlp<double>({10, 4, 1}, {.dropout = 0.5});
+  net->finalize(0);
+  optim::Adam<double> opt({});
+  imnn::TrainOptions o;
+  o.theta_fid = {1.0};
+  try {
+    imnn::ImnnTrainer t(*net, opt, o);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("Dropout"), std::string::npos) << e.what();
+  }
+}
+
 TEST(ImnnTrainer, OptionsAreValidatedByName) {
   auto net = nn::make_mlp<double>({10, 4, 1});
   net->finalize(0);
