@@ -19,7 +19,6 @@
 #include <string>
 #include <vector>
 
-#include "trusty/dist/index_range.hpp"
 #include "trusty/imnn/fisher.hpp"
 #include "trusty/imnn/simulation_set.hpp"
 #include "trusty/imnn/tangent_forward.hpp"
