@@ -3,7 +3,8 @@
 // the simulator knows it, a history summary), DIR/history.csv, DIR/model.npz,
 // DIR/checkpoint.npz (what --resume continues from) and DIR/config.toml. The config is read
 // and the simulations are checked before anything is written; every write is atomic and
-// results.json comes last, so a failed run never looks complete.
+// results.json comes last, so a failed run never looks complete. Under `mpirun -np N` the
+// ranks share the work by simulation index and only rank 0 writes (docs/imnn.md).
 #include <chrono>
 #include <cstdio>
 #include <filesystem>
@@ -12,6 +13,7 @@
 #include "run_dir.hpp"
 #include "setup.hpp"
 #include "trusty/core/kernels/blas.hpp"
+#include "trusty/dist/world.hpp"
 #include "trusty/imnn/estimator.hpp"
 #include "trusty/imnn/imnn_trainer.hpp"
 #include "trusty/sim/gaussian.hpp"
@@ -105,6 +107,8 @@ void parse_imnn(const io::Config& root, ImnnSpec& s) {
   if (o.validate_every < 1) t.fail("validate_every", "expected a positive number of steps");
   if (s.validation != 0 && s.validation < 2) t.fail("validation", "expected 0 (none) or a set size >= 2");
   o.seed = static_cast<uint64_t>(t.get_int("seed", 0));
+  o.chunk = t.get_int("chunk", 64);
+  if (o.chunk < 1) t.fail("chunk", "expected a positive number of simulations per network pass");
 }
 
 void parse_train(const io::Config& root, ImnnSpec& s) {
@@ -273,7 +277,9 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
   if (src.train) t.set_training(*src.train);
   else t.set_simulator(*src.simulator);
   if (src.val) t.set_validation(*src.val);
-  fs::create_directories(out);
+  const bool root = dist::world().is_root();  // every rank holds the same state; the root writes
+  verbose = verbose && root;
+  if (root) fs::create_directories(out);
   const std::string ckpt = out + "/checkpoint.npz";
   if (resume && fs::exists(ckpt)) {
     t.load_checkpoint(ckpt);
@@ -284,7 +290,7 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
     if (verbose && (r.iteration % 50 == 0))
       std::fprintf(stderr, "step %5ld  det F %.4g  val det F %.4g  Λ₂ %.3g  r %.3g\n", static_cast<long>(r.iteration), r.det_fisher,
                    r.val_det_fisher, r.lambda2, r.r);
-    if ((r.iteration + 1) % spec.checkpoint_every == 0) {
+    if (root && (r.iteration + 1) % spec.checkpoint_every == 0) {
       t.save_checkpoint(ckpt);
       imnn::write_history_csv(out + "/history.csv", t.history());
     }
@@ -293,10 +299,11 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
   const auto t0 = std::chrono::steady_clock::now();
   t.fit();
   const double seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  auto r = results(spec, src, t, *net, seconds);  // on every rank: a held-out test set is evaluated by all
+  if (!root) return r;
   t.save_checkpoint(ckpt);
   imnn::write_history_csv(out + "/history.csv", t.history());
   save_model(out + "/model.npz", *net);
-  auto r = results(spec, src, t, *net, seconds);
   write_json(out + "/results.json", r);
   return r;
 }
@@ -305,6 +312,7 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
 int run_imnn(const std::string& config, const std::string& out, bool resume, bool quiet) {
   auto spec = parse_imnn_spec(config);
   auto r = run_imnn_spec(spec, out, resume, !quiet);
+  if (!dist::world().is_root()) return 0;
   if (fs::absolute(config) != fs::absolute(out + "/config.toml")) fs::copy_file(config, out + "/config.toml", fs::copy_options::overwrite_existing);
   std::printf("%s\n", r.dump(2).c_str());
   if (!quiet) std::fprintf(stderr, "trusty: wrote %s/{results.json,history.csv,model.npz,checkpoint.npz}\n", out.c_str());

@@ -4,7 +4,10 @@
 #include <cmath>
 #include <sstream>
 #include <stdexcept>
+#include <string>
 
+#include "chunked_pass.hpp"
+#include "trusty/dist/world.hpp"
 #include "trusty/io/module_npz.hpp"
 #include "trusty/io/npy.hpp"
 
@@ -22,49 +25,14 @@ StepRecord unflatten(const double* v) {
   return {static_cast<int64_t>(v[0]), v[1], v[2], v[3], v[4], v[5], v[6], v[7], v[8], v[9], v[10], v[11], v[12], v[13]};
 }
 
-const nn::Sequential<double>& sequential(const nn::Module<double>& net) {
-  auto* s = dynamic_cast<const nn::Sequential<double>*>(&net);
-  if (!s) throw std::invalid_argument("IMNN derivative mode 2 needs an nn::Sequential of Dense and activation layers, got " + net.describe());
-  return *s;
-}
-
-std::vector<int64_t> owners(int64_t nd, int64_t p) {  // tangent row (i, α) belongs to simulation i
-  std::vector<int64_t> o(static_cast<size_t>(nd * p));
-  for (int64_t r = 0; r < nd * p; ++r) o[static_cast<size_t>(r)] = r / p;
-  return o;
-}
-
-// Summaries [n_s, m] and ∂μ/∂θ [p, m] of one set's batch, on the tape.
-std::pair<core::Var<double>, core::Var<double>> summaries_and_dmu(nn::Module<double>& net, const Tensor<double>& batch,
-                                                                  const Tensor<double>& tangents, const SimulationSet& set) {
-  const int64_t ns = set.n_s(), p = set.n_params(), nd = set.n_d(), rows = batch.dim(0);
-  if (!set.seed_matched()) {
-    auto o = forward_with_tangents(sequential(net), parameters_leaf(net), core::constant_ref(batch), core::constant_ref(tangents),
-                                   owners(nd, p));
-    const int64_t m = o.x.dim(1);
-    auto dx = core::permute(core::reshape(o.dx, Shape{nd, p, m}), std::vector<int>{0, 2, 1});  // [n_d, m, p]
-    return {o.x, mean_derivative(dx)};
-  }
-  auto x = net.forward(core::constant_ref(batch));
-  if (x.rank() != 2 || x.dim(0) != rows)
-    throw std::invalid_argument("IMNN: the network must map [batch, data] to [batch, n_summaries], got " + x.shape().str());
-  auto xd = core::reshape(core::slice(x, 0, ns, rows), Shape{nd, 2, p, x.dim(1)});
-  return {core::slice(x, 0, 0, ns), seed_matched_mean_derivative(xd, set.delta_theta)};
-}
-
-// The network's forward pass over one set's batch, the statistics, and (grad) backward.
-FisherSummary run(nn::Module<double>& net, const Tensor<double>& batch, const SimulationSet& set, const LossOptions& loss,
-                  bool grad) {
-  core::GradScope<double> scope;
-  const Tensor<double> tangents = set.seed_matched() ? Tensor<double>() : set.tangents();
-  auto [x, dmu] = summaries_and_dmu(net, batch, tangents, set);
-  auto v = fisher_statistics(x, dmu, loss);
-  if (!std::isfinite(v.loss.item())) throw std::runtime_error("IMNN: the loss is not finite (" + std::to_string(v.loss.item()) + ")");
-  if (grad) {
-    net.zero_grad();
-    scope.backward(v.loss);
-  }
-  return summarise(v);
+// A layer whose output row depends on the other rows of its batch (BatchNorm in training) or
+// on a random mask (Dropout in training) would make the summaries depend on the chunking
+// and the gradient pass disagree with the statistics pass.
+std::string batch_dependent_layer(const nn::Module<double>& m) {
+  if (m.training() && (m.kind() == "BatchNorm" || m.kind() == "Dropout")) return m.describe();
+  for (const auto& [name, child] : m.children())
+    if (auto s = batch_dependent_layer(*child); !s.empty()) return s;
+  return {};
 }
 }  // namespace
 
@@ -76,6 +44,7 @@ void TrainOptions::validate() const {
   if (min_iterations < 0) bad("min_iterations", "expected >= 0, got " + std::to_string(min_iterations));
   if (patience < 1) bad("patience", "expected a positive number, got " + std::to_string(patience));
   if (threads < 1) bad("threads", "expected a positive number, got " + std::to_string(threads));
+  if (chunk < 1) bad("chunk", "expected a positive number of simulations, got " + std::to_string(chunk));
   if (validate_every < 1) bad("validate_every", "expected a positive number of steps, got " + std::to_string(validate_every));
 }
 
@@ -83,6 +52,9 @@ ImnnTrainer::ImnnTrainer(nn::Module<double>& net, optim::Optimizer<double>& opt,
     : net_(net), opt_(opt), o_(std::move(o)), base_lr_(opt.lr()) {
   o_.validate();
   if (!net_.finalized()) throw std::invalid_argument("ImnnTrainer: finalize() the network first");
+  if (auto l = batch_dependent_layer(net_); !l.empty())
+    throw std::invalid_argument("ImnnTrainer: " + l + " in training mode makes a summary depend on the other simulations of its "
+                                "batch or on a random mask; the IMNN needs per-simulation summaries (use a network without it)");
 }
 
 void ImnnTrainer::set_training(SimulationSet s) {
@@ -114,17 +86,26 @@ void ImnnTrainer::set_simulator(const sim::Simulator& s) {
   sim_ = &s;
 }
 
-const SimulationSet& ImnnTrainer::training_set() {
-  if (train_) return *train_;
+LocalSims ImnnTrainer::training_set() {
+  if (train_) return whole_set(*train_, o_.chunk);
   if (!sim_) throw std::logic_error("ImnnTrainer: call set_training or set_simulator before fit");
-  fresh_ = o_.derivatives == TrainOptions::Derivatives::gradient
-               ? simulate_gradient_set(*sim_, o_.theta_fid, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d, o_.threads)
-               : simulate_set(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, iteration_ * o_.n_s, o_.n_s, o_.n_d, o_.threads);
-  return fresh_;
+  // This rank simulates its share only: whole chunks of the step's indices (docs/mpi.md).
+  const auto& w = dist::world();
+  const auto mine = dist::split_chunks(o_.n_s, o_.chunk, w.rank(), w.size());
+  const int64_t first = iteration_ * o_.n_s + mine.begin, nd = std::max<int64_t>(0, std::min(mine.end, o_.n_d) - mine.begin);
+  fresh_ = SimulationSet{};
+  fresh_.fiducial = sim::simulate_batch(*sim_, o_.theta_fid, o_.seed, first, mine.size(), o_.threads);
+  if (o_.derivatives == TrainOptions::Derivatives::gradient) {
+    fresh_.gradients = simulate_gradients(*sim_, o_.theta_fid, o_.seed, first, nd, o_.threads);
+  } else {
+    fresh_.derivatives = sim::simulate_derivatives(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, first, nd, o_.threads);
+    fresh_.delta_theta = o_.delta_theta;
+  }
+  return {&fresh_, mine.begin, o_.n_s, o_.n_d, mine};
 }
 
 FisherSummary ImnnTrainer::step_statistics(const SimulationSet& s, bool grad) {
-  return run(net_, s.batch(), s, o_.loss, grad);
+  return chunked_statistics(net_, whole_set(s, o_.chunk), o_.chunk, o_.loss, grad);
 }
 
 bool ImnnTrainer::early_stop(const StepRecord& r) {
@@ -140,20 +121,17 @@ bool ImnnTrainer::early_stop(const StepRecord& r) {
 }
 
 void ImnnTrainer::fit() {
-  std::optional<Tensor<double>> train_batch, val_batch;
-  if (train_) train_batch = train_->batch();
-  if (val_) val_batch = val_->batch();
   stopped_early_ = false;
   if (!live_params_.empty()) std::copy(live_params_.begin(), live_params_.end(), net_.parameters().begin());
   live_params_.clear();
   while (iteration_ < o_.max_iterations) {
     const auto t0 = std::chrono::steady_clock::now();
-    const SimulationSet& set = training_set();
+    const LocalSims set = training_set();
     opt_.set_lr(o_.schedule.lr_at(static_cast<int>(iteration_), base_lr_));
-    auto s = run(net_, train_ ? *train_batch : set.batch(), set, o_.loss, true);
+    auto s = chunked_statistics(net_, set, o_.chunk, o_.loss, true);
     StepRecord r{iteration_, s.det_fisher, s.det_cov, s.det_inv_cov, s.lambda2, s.r, s.loss};
     if (val_ && (iteration_ % o_.validate_every == 0 || iteration_ + 1 == o_.max_iterations)) {
-      auto v = run(net_, *val_batch, *val_, o_.loss, false);
+      auto v = chunked_statistics(net_, whole_set(*val_, o_.chunk), o_.chunk, o_.loss, false);
       r.val_det_fisher = v.det_fisher, r.val_det_cov = v.det_cov, r.val_det_inv_cov = v.det_inv_cov;
       r.val_lambda2 = v.lambda2, r.val_r = v.r, r.val_loss = v.loss;
     }
@@ -173,34 +151,12 @@ void ImnnTrainer::fit() {
     live_params_.assign(p.begin(), p.end());
     std::copy(best_params_.begin(), best_params_.end(), p.begin());
   }
-  const SimulationSet& final_set = val_ ? *val_ : training_set();
-  stats_ = evaluate(final_set);
+  stats_ = val_ ? evaluate(*val_) : chunked_statistics(net_, training_set(), o_.chunk, o_.loss, false);
 }
 
 FisherSummary ImnnTrainer::evaluate(const SimulationSet& s) {
   s.validate("evaluation set");
-  const auto x = summaries(s.fiducial);
-  const int64_t m = x.dim(1), nd = s.n_d(), p = s.n_params();
-  if (s.seed_matched()) {
-    const auto xd = summaries(s.derivatives.reshape(Shape{nd * 2 * p, s.data_size()})).reshape(Shape{nd, 2, p, m});
-    core::GradScope<double> scope;
-    return summarise(fisher_statistics(core::constant(x), seed_matched_mean_derivative(core::constant(xd), s.delta_theta), o_.loss));
-  }
-  // Mode 2 in chunks of simulations: ∂x/∂θ [n_d, m, p].
-  const auto data = s.fiducial.contiguous().reshape(Shape{s.n_s(), s.data_size()});
-  const auto tangents = s.tangents();
-  Tensor<double> dx(Shape{nd, p, m});
-  constexpr int64_t kChunk = 1024;
-  for (int64_t i = 0; i < nd; i += kChunk) {
-    const int64_t n = std::min(nd, i + kChunk) - i;
-    core::GradScope<double> scope;
-    auto o = forward_with_tangents(sequential(net_), parameters_leaf(net_), core::constant(data.slice(0, i, i + n).contiguous()),
-                                   core::constant(tangents.slice(0, i * p, (i + n) * p).contiguous()), owners(n, p));
-    std::copy(o.dx.data(), o.dx.data() + o.dx.numel(), dx.data() + i * p * m);
-  }
-  core::GradScope<double> scope;
-  auto dmu = mean_derivative(core::permute(core::constant(dx), std::vector<int>{0, 2, 1}));
-  return summarise(fisher_statistics(core::constant(x), dmu, o_.loss));
+  return chunked_statistics(net_, whole_set(s, o_.chunk), o_.chunk, o_.loss, false);
 }
 
 const FisherSummary& ImnnTrainer::statistics() const {

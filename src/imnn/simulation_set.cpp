@@ -99,18 +99,24 @@ SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const dou
                                 ", n_d = " + std::to_string(n_d));
   SimulationSet set;
   set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s, threads);
+  set.gradients = simulate_gradients(s, theta_fid, seed, first, n_d, threads);
+  return set;
+}
+
+Tensor<double> simulate_gradients(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
+                                  int64_t n, int threads) {
   const int64_t per = s.data_size() * s.n_params();
   auto shape = s.data_shape().to_vector();
-  shape.insert(shape.begin(), n_d);
+  shape.insert(shape.begin(), n);
   shape.push_back(s.n_params());
-  set.gradients = Tensor<double>(Shape(std::span<const int64_t>(shape)));
-  sim::parallel_for(n_d, threads, [&](int64_t i) {
-    std::span<double> out(set.gradients.data() + i * per, static_cast<size_t>(per));
+  Tensor<double> g{Shape(std::span<const int64_t>(shape))};
+  sim::parallel_for(n, threads, [&](int64_t i) {
+    std::span<double> out(g.data() + i * per, static_cast<size_t>(per));
     if (!s.simulate_gradient(theta_fid, seed, first + i, out))
       throw std::invalid_argument("simulator '" + s.name() + "' gives no dd/dθ: use seed-matched derivatives (mode 1)");
     sim::check_finite(out, "dd/dθ of simulation " + std::to_string(first + i) + " of '" + s.name() + "'");
   });
-  return set;
+  return g;
 }
 
 SimulationSet load_set(const std::string& fiducial_npy, const std::string& derivatives_npy,

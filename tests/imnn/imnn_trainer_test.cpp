@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstdio>
 
+#include "trusty/core/rng.hpp"
 #include "trusty/imnn/estimator.hpp"
 #include "trusty/imnn/imnn_trainer.hpp"
 #include "trusty/nn/layers.hpp"
@@ -179,6 +180,53 @@ TEST(ImnnTrainer, ResumingFromACheckpointIsExact) {
   const auto a = n1->parameters(), b = n3->parameters();
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "weight " << i;
   EXPECT_EQ(whole->history().back().det_fisher, second->history().back().det_fisher);
+}
+
+// The network runs in fixed chunks and the weight gradient is one pull-back per chunk of the
+// loss's gradient with respect to that chunk's summaries, added in chunk order (the MPI
+// layout, docs/mpi.md). It must be d loss/d weights: checked against central differences of
+// the loss along a random direction, in both derivative modes, with chunks of 7 (the last
+// one short, some chunks without derivative simulations).
+TEST(ImnnTrainer, ChunkedGradientMatchesCentralDifferences) {
+  sim::GaussianMeanVariance g(10);
+  const std::vector<double> theta{0.0, 1.0}, delta{0.1, 0.1};
+  for (bool mode2 : {false, true}) {
+    auto net = nn::make_mlp<double>({10, 8, 2}, {.activation = "tanh"});
+    net->finalize(3);
+    optim::Adam<double> opt({});
+    imnn::TrainOptions o;
+    o.theta_fid = theta;
+    o.chunk = 7;
+    imnn::ImnnTrainer t(*net, opt, o);
+    const auto set = mode2 ? imnn::simulate_gradient_set(g, theta, 4, 0, 60, 40) : imnn::simulate_set(g, theta, delta, 4, 0, 60, 40);
+    t.step_statistics(set, true);
+    auto w = net->parameters();
+    const std::vector<double> w0(w.begin(), w.end()), grad(net->gradients().begin(), net->gradients().end());
+    core::Rng rng(11, 0);
+    std::vector<double> v(w0.size());
+    double gv = 0;
+    for (size_t i = 0; i < v.size(); ++i) gv += grad[i] * (v[i] = rng.normal());
+    auto loss_at = [&](double h) {
+      for (size_t i = 0; i < v.size(); ++i) w[i] = w0[i] + h * v[i];
+      return t.step_statistics(set, false).loss;
+    };
+    const double h = 1e-5, fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+    EXPECT_NEAR(gv, fd, 1e-6 * std::max(1.0, std::abs(fd))) << (mode2 ? "mode 2" : "mode 1");
+  }
+}
+
+TEST(ImnnTrainer, BatchDependentLayersAreRefused) {
+  auto net = nn::make_mlp<double>({10, 4, 1}, {.dropout = 0.5});
+  net->finalize(0);
+  optim::Adam<double> opt({});
+  imnn::TrainOptions o;
+  o.theta_fid = {1.0};
+  try {
+    imnn::ImnnTrainer t(*net, opt, o);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("Dropout"), std::string::npos) << e.what();
+  }
 }
 
 TEST(ImnnTrainer, OptionsAreValidatedByName) {

@@ -1,9 +1,11 @@
 // Training an information-maximising neural network (Charnock, Lavaux & Wandelt 2018) with
 // the regularised loss of Makinen, Charnock, Alsing & Wandelt 2021. The supervised
 // optim::Trainer does not fit this problem (no targets; the loss couples every simulation of
-// a step), so this loop owns it: per step, all simulations go through the network as one
-// matrix, the Fisher statistics and the loss are built on the tape, one backward pass gives
-// the gradient with respect to the flat weight vector, and an optim::Optimizer steps it.
+// a step), so this loop owns it: per step, the simulations go through the network in fixed
+// chunks, the Fisher statistics and the loss are built on the tape from all chunks'
+// summaries, the gradient with respect to the flat weight vector is added up chunk by chunk
+// in chunk order, and an optim::Optimizer steps it. Under MPI each rank runs whole chunks
+// and the results are the same bit for bit for any number of ranks (src/imnn/chunked_pass.hpp).
 //
 // Two sources of simulations: fixed training (+ validation) sets, or a simulator giving
 // fresh simulations every step (step t uses indices t·n_s ... of the seed). Early stopping
@@ -25,6 +27,8 @@
 #include "trusty/sim/simulator.hpp"
 
 namespace trusty::imnn {
+
+struct LocalSims;  // src/imnn/chunked_pass.hpp
 
 struct TrainOptions {
   std::vector<double> theta_fid;
@@ -48,6 +52,10 @@ struct TrainOptions {
   std::vector<double> delta_theta;
   uint64_t seed = 0;
   int threads = 1;  // for the fresh simulations (results do not depend on it)
+  // The network runs over fixed chunks of this many simulations (never derived from the
+  // number of ranks or threads): under MPI each rank runs whole chunks, so the results are
+  // the same bit for bit for any number of ranks (docs/mpi.md).
+  int64_t chunk = 64;
   void validate() const;  // throws naming the option
 };
 
@@ -97,7 +105,7 @@ class ImnnTrainer {
 
  private:
   bool early_stop(const StepRecord& r);
-  const SimulationSet& training_set();
+  LocalSims training_set();
   nn::Module<double>& net_;
   optim::Optimizer<double>& opt_;
   TrainOptions o_;

@@ -47,6 +47,10 @@ SimulationSet simulate_set(const sim::Simulator& s, std::span<const double> thet
 SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
                                     int64_t n_s, int64_t n_d, int threads = 1);
 
+// Mode 2: dd/dθ of simulations first .. first+n−1 as [n, *data_shape, n_params] (n may be 0).
+Tensor<double> simulate_gradients(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
+                                  int64_t n, int threads = 1);
+
 // Reads the two .npy files and checks their shapes against each other, n_params and
 // (when not empty) data_shape; messages name the file and the expected and found shapes.
 SimulationSet load_set(const std::string& fiducial_npy, const std::string& derivatives_npy,
