@@ -3,42 +3,24 @@
 // with no results.json left behind.
 #include <gtest/gtest.h>
 
-#include <array>
 #include <cmath>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "apps/cli_util.hpp"
 #include "trusty/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using trusty::io::NpyArray;
 
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-Run run(const std::string& args) {
-  const std::string cmd = std::string(TRUSTY_BINARY) + " imnn " + args + " --quiet 2>&1";
-  std::FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-std::string dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("trusty_imnn_cli_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
+using trusty::test::CliRun;
+// `trusty imnn ARGS --quiet` (ARGS split at spaces: the test paths have none).
+CliRun run(const std::string& args) { return trusty::test::run_cli("imnn " + args + " --quiet"); }
+std::string dir(const std::string& name) { return trusty::test::fresh_dir("imnn_cli_" + name); }
 std::string write(const std::string& d, const std::string& name, const std::string& text) {
-  const std::string p = d + "/" + name;
-  std::ofstream(p) << text;
-  return p;
+  return trusty::test::write_file(d, name, text);
 }
 nlohmann::json read_json(const std::string& p) { return nlohmann::json::parse(std::ifstream(p)); }
 
