@@ -2,6 +2,7 @@
 
 #include <toml++/toml.h>
 
+#include <filesystem>
 #include <sstream>
 
 namespace trusty::io {
@@ -26,6 +27,9 @@ Config::~Config() = default;
 Config Config::load(const std::string& path) {
   Config c;
   c.path_ = path;
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw ConfigError(path + ": is a directory, expected a TOML config file");
+  if (!std::filesystem::exists(path, ec)) throw ConfigError(path + ": no such file, expected a TOML config file");
   try {
     c.root_ = std::make_shared<toml::table>(toml::parse_file(path));
   } catch (const toml::parse_error& e) {

@@ -175,6 +175,8 @@ std::vector<Case> catalogue() {
       train_key("patience_without_validation", "patience = 2", "patience: early stopping needs a validation set"),
       {"train_unknown_key", [](const std::string& d) { write_text(d, "d.csv", kCsv), write_text(d, "c.toml", config("csv = \"d.csv\"", "hidden = [4]", "learning_rate = 0.1")); },
        kTrain, {"{d}/c.toml: unknown key train.learning_rate", "see docs/train.md"}},
+      {"config_is_a_directory", [](const std::string& d) { fs::create_directories(d + "/c.toml"); }, kTrain,
+       {"{d}/c.toml: is a directory, expected a TOML config file"}},
       {"toml_syntax", [](const std::string& d) { write_text(d, "c.toml", "[data\nname = 1\n"); }, kTrain, {"{d}/c.toml:1:"}},
       // [model]
       model_key("hidden_zero", "hidden = [0]", "hidden: expected layer widths in [1, 16777216], got 0"),
@@ -321,6 +323,8 @@ std::vector<Case> catalogue() {
                 trusty::io::write_npz(d + "/run/model.npz", z);
               },
               {"{d}/run/model.npz: 'param/2.bias' has 2 values, the network expects shape [3]"}),
+      predict("predict_config_is_a_directory", [](const std::string& d) { fs::remove(d + "/run/config.toml"), fs::create_directories(d + "/run/config.toml"); },
+              {"{d}/run/config.toml: is a directory, expected a TOML config file"}),
       predict("predict_config_broken", [](const std::string& d) { write_text(d, "run/config.toml", "[model\n"); }, {"{d}/run/config.toml:1:"}),
       predict("predict_config_bad_value", [](const std::string& d) { write_text(d, "run/config.toml", "[model]\nhidden = [0]\n"); },
               {"{d}/run/config.toml: [model] hidden: expected layer widths in [1, 16777216], got 0"}),
