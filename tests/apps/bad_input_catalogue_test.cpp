@@ -354,6 +354,7 @@ std::vector<Case> catalogue() {
       search("search_dropout_one", "dropout = [1.5]", "dropout: value 1 (1.5): expected a probability in [0, 1)"),
       search("search_batch_size_negative", "batch_size = [-1]", "batch_size: value 1 (-1): expected an integer >= 1 (or 0 for the full batch)"),
       search("search_epochs_negative", "epochs = [-3]", "epochs: value 1 (-3): expected an integer >= 0"),
+      search("search_epochs_overflow", "epochs = [10000000000]", "epochs: value 1 (10000000000): expected at most 10^9 epochs"),
       search("search_empty_axis", "lr = []", "lr: expected a non-empty list"),
       search("search_no_axes", "folds = 2", "lr: expected at least one axis to search"),
       search("search_method_unknown", "method = \"bayes\"\nlr = [0.1]", "method: expected one of grid, random, got 'bayes'"),
