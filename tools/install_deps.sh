@@ -11,6 +11,7 @@ PKGS=(
   pybind11-dev python3-dev python3-numpy python3-matplotlib python3-pytest python3-pip
   python3-setuptools python3-wheel python3-venv python3-mpmath
   libopenmpi-dev openmpi-bin
+  clang libclang-rt-14-dev ccache
   nodejs npm
 )
 # The peers (PyTorch; rstan, posterior and Boost's headers for bench/bench_sample.py) are

@@ -105,6 +105,7 @@ nlohmann::json search_run(const RunSpec& base, const io::Config& root, const io:
       const optim::OptionFail fail = [&](const std::string&, const std::string& message) {
         st.fail(a.key, "value " + std::to_string(i + 1) + " (" + a.values[i].dump() + "): " + message);
       };
+      if (a.key == "epochs" && a.values[i].get<int64_t>() > 1000000000) fail(a.key, "expected at most 10^9 epochs");
       RunSpec s = base;
       apply(s, a.key, a.values[i]);
       optim::check_optimizer_options(s.optimizer, fail);

@@ -2,6 +2,8 @@
 #include <pybind11/functional.h>
 #include <pybind11/stl.h>
 
+#include <cmath>
+
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "trusty/core/ops.hpp"
@@ -50,6 +52,19 @@ py::dict record(const optim::EpochRecord& r, const std::vector<std::string>& nam
   return d;
 }
 
+// NaN or infinity in training data: a ValueError naming the argument, row and column
+// (it would otherwise surface only as "loss became nan").
+template <class T>
+void check_finite(const core::Tensor<T>& t, const char* arg) {
+  const auto v = t.span();
+  const int64_t cols = t.rank() == 2 ? std::max<int64_t>(t.dim(1), 1) : 1;
+  for (size_t i = 0; i < v.size(); ++i)
+    if (!std::isfinite(static_cast<double>(v[i])))
+      throw py::value_error(std::string(arg) + ": row " + std::to_string(static_cast<int64_t>(i) / cols) + ", column " +
+                            std::to_string(static_cast<int64_t>(i) % cols) + " (0-based): " + std::to_string(static_cast<double>(v[i])) +
+                            ", expected a finite number");
+}
+
 template <class T>
 io::Dataset<T> dataset(const Net<T>& n, const py::handle& x, const py::handle& y, bool cls, const char* xa, const char* ya,
                        const nn::Loss<T>* loss = nullptr) {
@@ -66,6 +81,8 @@ io::Dataset<T> dataset(const Net<T>& n, const py::handle& x, const py::handle& y
                             std::to_string(n.out()));
   }
   targets<T>(y, ya, d.x.dim(0), cols, cls, d);
+  check_finite(d.x, xa);
+  if (!cls) check_finite(d.y, ya);
   return d;
 }
 

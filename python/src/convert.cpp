@@ -42,7 +42,7 @@ core::Tensor<T> features(const py::handle& obj, const char* arg, int64_t nfeat) 
   auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
   const int64_t n = a.shape(0);
   core::Tensor<T> t(core::Shape{n, nfeat});
-  std::memcpy(t.data(), c.data(), static_cast<size_t>(n * nfeat) * sizeof(T));
+  if (n * nfeat > 0) std::memcpy(t.data(), c.data(), static_cast<size_t>(n * nfeat) * sizeof(T));
   return t;
 }
 
@@ -73,7 +73,7 @@ void targets(const py::handle& obj, const char* arg, int64_t n, int64_t outputs,
     throw py::value_error(std::string(arg) + ": expected shape (" + std::to_string(n) + ", " + std::to_string(outputs) + "), got " + shape_str(a));
   auto c = py::array_t<T, py::array::c_style | py::array::forcecast>::ensure(a);
   d.y = core::Tensor<T>(core::Shape{n, outputs});
-  std::memcpy(d.y.data(), c.data(), static_cast<size_t>(n * outputs) * sizeof(T));
+  if (n * outputs > 0) std::memcpy(d.y.data(), c.data(), static_cast<size_t>(n * outputs) * sizeof(T));
 }
 
 template <class T>
@@ -81,7 +81,7 @@ py::array_t<T> to_numpy(const core::Tensor<T>& t0) {
   auto t = t0.contiguous();
   std::vector<py::ssize_t> shape(t.shape().dims().begin(), t.shape().dims().end());
   py::array_t<T> a(shape);
-  std::memcpy(a.mutable_data(), t.data(), static_cast<size_t>(t.numel()) * sizeof(T));
+  if (t.numel() > 0) std::memcpy(a.mutable_data(), t.data(), static_cast<size_t>(t.numel()) * sizeof(T));
   return a;
 }
 

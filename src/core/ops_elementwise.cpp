@@ -203,14 +203,33 @@ struct UnaryNode final : Node<T> {
         for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : (x[i] < 0 ? -g[i] : T(0)));
         break;
       case Un::square: for (int64_t i = 0; i < n; ++i) put(i, T(2) * g[i] * x[i]); break;
-      case Un::tanh: for (int64_t i = 0; i < n; ++i) put(i, g[i] * (T(1) - y[i] * y[i])); break;
-      case Un::sigmoid: for (int64_t i = 0; i < n; ++i) put(i, g[i] * y[i] * (T(1) - y[i])); break;
+      // tanh' = sech² = 4e/(1 + e)² with e = exp(-2|x|): no cancellation where 1 - y² has
+      // lost every digit (|x| > ~9 in float, > ~19 in double). 1 - y² is exact enough for
+      // |x| <= 0.5 (y² <= 0.22).
+      case Un::tanh:
+        for (int64_t i = 0; i < n; ++i) {
+          if (std::abs(x[i]) <= T(0.5)) {
+            put(i, g[i] * (T(1) - y[i] * y[i]));
+          } else {
+            const T e = std::exp(T(-2) * std::abs(x[i]));
+            put(i, g[i] * (T(4) * e / ((T(1) + e) * (T(1) + e))));
+          }
+        }
+        break;
+      // sigmoid' = e/(1 + e)² with e = exp(-|x|) (y(1 - y) cancels for x >> 0).
+      case Un::sigmoid:
+        for (int64_t i = 0; i < n; ++i) {
+          const T e = std::exp(-std::abs(x[i]));
+          put(i, g[i] * (e / ((T(1) + e) * (T(1) + e))));
+        }
+        break;
       case Un::softplus:  // d/dx softplus = sigmoid(x) = 1 - exp(-softplus(x))
         for (int64_t i = 0; i < n; ++i) put(i, -(g[i] * std::expm1(-y[i])));
         break;
       case Un::relu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : T(0)); break;
       case Un::leaky_relu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : p0 * g[i]); break;
-      case Un::elu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : g[i] * (y[i] + p0)); break;
+      // ELU' = alpha·exp(x) for x <= 0, computed as such: y + alpha cancels for x << 0.
+      case Un::elu: for (int64_t i = 0; i < n; ++i) put(i, x[i] > 0 ? g[i] : g[i] * p0 * std::exp(x[i])); break;
       case Un::erf:
         for (int64_t i = 0; i < n; ++i) put(i, g[i] * two_over_sqrt_pi * std::exp(-x[i] * x[i]));
         break;

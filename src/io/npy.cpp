@@ -62,7 +62,7 @@ NpyArray NpyArray::from(std::span<const T> v, std::vector<int64_t> shape) {
   if (a.numel() != static_cast<int64_t>(v.size()))
     throw std::invalid_argument("NpyArray::from: " + std::to_string(v.size()) + " values for the shape given");
   a.data.resize(v.size() * sizeof(T));
-  std::memcpy(a.data.data(), v.data(), a.data.size());
+  if (!v.empty()) std::memcpy(a.data.data(), v.data(), a.data.size());  // memcpy(null, null, 0) is undefined
   return a;
 }
 
@@ -241,7 +241,8 @@ void write_file_atomic(const std::string& path, std::span<const char> bytes) {
   {
     std::FILE* f = std::fopen(tmp.c_str(), "wb");
     if (!f) throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(errno));
-    const bool ok = std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size() && std::fflush(f) == 0 && ::fsync(fileno(f)) == 0;
+    const bool ok = (bytes.empty() || std::fwrite(bytes.data(), 1, bytes.size(), f) == bytes.size()) && std::fflush(f) == 0 &&
+                    ::fsync(fileno(f)) == 0;
     std::fclose(f);
     if (!ok) throw std::runtime_error("cannot write '" + tmp + "': " + std::strerror(errno));
   }

@@ -88,8 +88,9 @@ void write_npz(const std::string& path, const Npz& arrays) {
   write_file_atomic(path, out);
 }
 
-Npz read_npz(const std::string& path) {
-  const auto b = read_file(path);
+Npz read_npz(const std::string& path) { return decode_npz(read_file(path), path); }
+
+Npz decode_npz(std::span<const char> b, const std::string& path) {
   const size_t size = b.size();
   auto corrupt = [&](const std::string& what) { return std::invalid_argument(path + ": corrupt .npz (zip) file: " + what); };
   if (size < 22) throw std::invalid_argument(path + ": not a .npz (zip) file: " + std::to_string(size) + " bytes, too short");

@@ -33,6 +33,8 @@ NpyArray read_npy(const std::string& path);
 using Npz = std::map<std::string, NpyArray>;
 void write_npz(const std::string& path, const Npz& arrays);  // keys without ".npy"
 Npz read_npz(const std::string& path);
+// The archive held in `bytes`; `what` names it in messages (read_npz passes the path).
+Npz decode_npz(std::span<const char> bytes, const std::string& what);
 
 // Writes bytes to path atomically: path.tmp, fsync, rename.
 void write_file_atomic(const std::string& path, std::span<const char> bytes);

@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Builds the libFuzzer targets (fuzz/*.cpp: config, CSV, .npy, .npz, .tgz, checkpoint and
+# model readers) with Clang + ASan + UBSan into build-fuzz/ and runs each for
+# TRUSTY_FUZZ_SECONDS (default 10) over its seed corpus fuzz/corpus/<target>. New inputs
+# found go to a scratch directory, not the repository. A crash, a sanitizer report or a
+# reader throwing anything but a named error fails the script and leaves the input as
+# build-fuzz/crash-<target>-*.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+SECONDS_EACH=${TRUSTY_FUZZ_SECONDS:-10}
+GEN=(); command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
+LAUNCHER=(); command -v ccache >/dev/null 2>&1 && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
+if [ ! -f build-fuzz/CMakeCache.txt ]; then
+  cmake -S . -B build-fuzz "${GEN[@]}" "${LAUNCHER[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
+    -DTRUSTY_FUZZ=ON -DTRUSTY_NATIVE=OFF -DTRUSTY_BUILD_TESTS=OFF -DTRUSTY_BUILD_BENCH=OFF -DTRUSTY_BUILD_PYTHON=OFF >/dev/null
+fi
+targets=(npy npz csv tgz config checkpoint model)
+cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
+scratch=$(mktemp -d -t trusty-fuzz.XXXXXX)
+trap 'rm -rf "$scratch"' EXIT
+for t in "${targets[@]}"; do
+  mkdir -p "$scratch/$t"
+  if build-fuzz/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=1024 \
+       -artifact_prefix="build-fuzz/crash-$t-" "$scratch/$t" "fuzz/corpus/$t" >"$scratch/$t.log" 2>&1; then
+    echo "trusty: fuzz_$t: $(grep -oE 'Done [0-9]+ runs' "$scratch/$t.log" | tail -1 || echo ok), no findings" >&2
+  else
+    echo "trusty: fuzz_$t FAILED:" >&2
+    tail -40 "$scratch/$t.log" >&2
+    exit 1
+  fi
+done
