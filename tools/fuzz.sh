@@ -15,9 +15,14 @@ if [ ! -f build-fuzz/CMakeCache.txt ]; then
     -DTRUSTY_FUZZ=ON -DTRUSTY_NATIVE=OFF -DTRUSTY_BUILD_TESTS=OFF -DTRUSTY_BUILD_BENCH=OFF -DTRUSTY_BUILD_PYTHON=OFF >/dev/null
 fi
 targets=(npy npz csv tgz config checkpoint model)
-cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}" >/dev/null
 scratch=$(mktemp -d -t trusty-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
+# Quiet when it builds; the compiler's errors when it does not.
+if ! cmake --build build-fuzz --parallel "$(nproc)" --target "${targets[@]/#/fuzz_}" >"$scratch/build.log" 2>&1; then
+  echo "trusty: building the fuzz targets (Clang) FAILED:" >&2
+  grep -E "error" -A3 "$scratch/build.log" | head -60 >&2
+  exit 1
+fi
 for t in "${targets[@]}"; do
   mkdir -p "$scratch/$t"
   if build-fuzz/fuzz/fuzz_$t -max_total_time="$SECONDS_EACH" -max_len=65536 -rss_limit_mb=2048 -malloc_limit_mb=1024 \

@@ -90,7 +90,8 @@ void BayesianNetwork::build_groups() {
     const int64_t idx = p.sampled ? n_weights_ + n_extra_++ : -1;
     groups_.push_back({e.name, e.offset, e.shape.numel(), p, idx});
   }
-  for (const auto& [name, lp] : opt_.layer_priors) {
+  for (const auto& layer_prior : opt_.layer_priors) {
+    const std::string& name = layer_prior.first;  // a plain reference: Clang 14 cannot capture a structured binding
     const bool used = std::any_of(groups_.begin(), groups_.end(),
                                   [&](const Group& g) { return g.name == name || g.name.starts_with(name + "."); });
     if (!used) {
