@@ -113,7 +113,11 @@ nlohmann::json run_sample(const SampleSpec& spec, const std::string& out, bool r
   }
   for (const auto& c : summary.chains) divergent += c.divergences;
   r["gradient_evaluations"] = grads;
+  // Per chain-second (each chain's warmup + sampling time, summed): the rate of one chain, the
+  // figure to compare with another sampler's single chain; the wall-clock rate of the whole
+  // run (chains in parallel, start and output included) is beside it.
   r["gradient_evaluations_per_second"] = sampling_seconds > 0 ? static_cast<double>(grads) / sampling_seconds : 0.0;
+  r["gradient_evaluations_per_wall_second"] = seconds > 0 ? static_cast<double>(grads) / seconds : 0.0;
   r["divergences"] = divergent;
   r["wall_seconds"] = seconds;
   double max_rhat = 0, min_ess = 1e300;

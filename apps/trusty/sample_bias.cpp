@@ -15,6 +15,7 @@
 #include "trusty/bayes/map_fit.hpp"
 #include "trusty/density/halo_simulator.hpp"
 #include "trusty/density/mass_function_check.hpp"
+#include "trusty/mcmc/observed_information.hpp"
 #include "trusty/io/npy.hpp"
 
 namespace trusty::apps {
@@ -80,24 +81,6 @@ BiasSpec parse_bias(const io::Config& b) {
   return s;
 }
 
-// The inverse of −∂²ln π/∂θ² (central differences of the gradient, symmetrised): the
-// Laplace covariance at the MAP — Fisher errors, and the chains' initial dense metric.
-Eigen::MatrixXd laplace_covariance(const mcmc::LogDensity& m, std::vector<double> x) {
-  const auto d = static_cast<Eigen::Index>(x.size());
-  Eigen::MatrixXd h(d, d);
-  std::vector<double> gp(x.size()), gm(x.size());
-  for (Eigen::Index i = 0; i < d; ++i) {
-    const double xi = x[static_cast<size_t>(i)], step = 1e-4;
-    x[static_cast<size_t>(i)] = xi + step;
-    m.log_density_and_gradient(x, gp);
-    x[static_cast<size_t>(i)] = xi - step;
-    m.log_density_and_gradient(x, gm);
-    x[static_cast<size_t>(i)] = xi;
-    for (Eigen::Index j = 0; j < d; ++j) h(i, j) = -(gp[static_cast<size_t>(j)] - gm[static_cast<size_t>(j)]) / (2 * step);
-  }
-  return (0.5 * (h + h.transpose())).inverse();
-}
-
 double quantile(std::vector<double> v, double q) {
   std::sort(v.begin(), v.end());
   const double pos = q * static_cast<double>(v.size() - 1);
@@ -128,7 +111,8 @@ SampleModel build_bias(const SampleSpec& spec, bool verbose) {
   m.init = fit.theta;
   // The posterior is strongly correlated (the kernel weights trade off against the heads'):
   // a dense metric started from the Laplace covariance spares the warmup most of its work.
-  const Eigen::MatrixXd cov = laplace_covariance(*model, fit.theta);
+  // The Laplace covariance at the MAP: Fisher errors, and the chains' initial dense metric.
+  const Eigen::MatrixXd cov = mcmc::observed_information(*model, fit.theta).inverse();
   if (cov.allFinite() && cov.diagonal().minCoeff() > 0) m.inv_metric = cov;
   m.after = [model, s, fit, cov](const std::vector<mcmc::ChainDraws>& chains, const std::string& out) {
     if (s->simulated) density::save_catalogue(out + "/catalogue.npz", model->catalogue());

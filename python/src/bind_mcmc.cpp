@@ -1,6 +1,8 @@
 // trusty.sample(...): the samplers on a Python callable or a built-in target, draws as numpy.
 #include <pybind11/stl.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
 
 #include "bindings.hpp"
@@ -76,9 +78,16 @@ py::dict sample_density(const mcmc::LogDensity& d, const mcmc::SamplerOptions& o
   std::vector<mcmc::ChainDraws> chains;
   {
     py::gil_scoped_release nogil;
-    chains = mcmc::sample(d, o, [](int, int64_t it, int64_t) {
-      if (it % 50 != 0) return true;
-      py::gil_scoped_acquire gil;  // Ctrl-C stops the chains after their current iteration
+    // Ctrl-C stops the chains after their current iteration. Signals are checked at most
+    // every 0.1 s of wall time (any chain), not per iteration: taking the GIL per iteration
+    // would serialise fast chains, and counting iterations leaves a slow chain deaf for long.
+    std::atomic<int64_t> last_check{0};
+    chains = mcmc::sample(d, o, [&last_check](int, int64_t, int64_t) {
+      const int64_t now = std::chrono::duration_cast<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now().time_since_epoch()).count();
+      int64_t seen = last_check.load(std::memory_order_relaxed);
+      if (now - seen < 100 || !last_check.compare_exchange_strong(seen, now)) return true;
+      py::gil_scoped_acquire gil;
       return PyErr_CheckSignals() == 0;
     });
   }

@@ -27,18 +27,20 @@ void LogDensity::constrain(std::span<const double> theta, std::span<double> out)
   std::copy(theta.begin(), theta.end(), out.begin());
 }
 
-namespace {
-void check_names(const std::vector<std::string>& names, int64_t dim, const char* who) {
-  if (!names.empty() && static_cast<int64_t>(names.size()) != dim)
-    throw std::invalid_argument(std::string(who) + ": " + std::to_string(names.size()) +
-                                " parameter names given for dimension " + std::to_string(dim));
-  if (dim <= 0) throw std::invalid_argument(std::string(who) + ": dimension must be positive, got " + std::to_string(dim));
+NamedDensity::NamedDensity(int64_t dim, std::vector<std::string> names, const char* who)
+    : dim_(dim), names_(std::move(names)) {
+  if (dim_ <= 0) throw std::invalid_argument(std::string(who) + ": dimension must be positive, got " + std::to_string(dim_));
+  if (!names_.empty() && static_cast<int64_t>(names_.size()) != dim_)
+    throw std::invalid_argument(std::string(who) + ": " + std::to_string(names_.size()) +
+                                " parameter names given for dimension " + std::to_string(dim_));
 }
-}  // namespace
+
+std::vector<std::string> NamedDensity::param_names() const {
+  return names_.empty() ? LogDensity::param_names() : names_;
+}
 
 FunctionDensity::FunctionDensity(int64_t dim, Fn f, std::vector<std::string> names)
-    : dim_(dim), f_(std::move(f)), names_(std::move(names)) {
-  check_names(names_, dim_, "FunctionDensity");
+    : NamedDensity(dim, std::move(names), "FunctionDensity"), f_(std::move(f)) {
   if (!f_) throw std::invalid_argument("FunctionDensity: empty function");
 }
 
@@ -46,22 +48,13 @@ double FunctionDensity::log_density_and_gradient(std::span<const double> theta, 
   return f_(theta, grad);
 }
 
-std::vector<std::string> FunctionDensity::param_names() const {
-  return names_.empty() ? LogDensity::param_names() : names_;
-}
-
 AutodiffDensity::AutodiffDensity(int64_t dim, Fn f, std::vector<std::string> names)
-    : dim_(dim), f_(std::move(f)), names_(std::move(names)) {
-  check_names(names_, dim_, "AutodiffDensity");
+    : NamedDensity(dim, std::move(names), "AutodiffDensity"), f_(std::move(f)) {
   if (!f_) throw std::invalid_argument("AutodiffDensity: empty function");
 }
 
 double AutodiffDensity::log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const {
   return core::value_and_grad<double>(f_, theta, grad);
-}
-
-std::vector<std::string> AutodiffDensity::param_names() const {
-  return names_.empty() ? LogDensity::param_names() : names_;
 }
 
 core::GradCheckResult check_gradient(const LogDensity& density, std::span<const double> theta,

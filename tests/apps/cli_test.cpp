@@ -3,40 +3,22 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
-#include <array>
-#include <cstdio>
 #include <filesystem>
 #include <fstream>
 #include <nlohmann/json.hpp>
 
+#include "cli_util.hpp"
 #include "trusty/io/npy.hpp"
 
 namespace fs = std::filesystem;
 
 namespace {
-struct Run {
-  int code;
-  std::string out;
-};
-Run run(const std::string& args) {
-  const std::string cmd = std::string(TRUSTY_BINARY) + " " + args + " 2>&1";
-  std::FILE* p = popen(cmd.c_str(), "r");
-  std::string out;
-  std::array<char, 4096> buf{};
-  while (size_t n = std::fread(buf.data(), 1, buf.size(), p)) out.append(buf.data(), n);
-  const int status = pclose(p);
-  return {WEXITSTATUS(status), out};
-}
-std::string dir(const std::string& name) {
-  auto d = fs::temp_directory_path() / ("trusty_cli_" + std::to_string(::getpid()) + "_" + name);
-  fs::remove_all(d);
-  fs::create_directories(d);
-  return d.string();
-}
+using Run = trusty::test::CliRun;
+// Without a shell (cli_util.hpp): the paths are temporary directories without spaces.
+Run run(const std::string& args) { return trusty::test::run_cli(args); }
+std::string dir(const std::string& name) { return trusty::test::fresh_dir("cli_" + name); }
 std::string write(const std::string& d, const std::string& name, const std::string& text) {
-  const std::string p = d + "/" + name;
-  std::ofstream(p) << text;
-  return p;
+  return trusty::test::write_text(d, name, text);
 }
 const char* kGood = R"([data]
 name = "xor"

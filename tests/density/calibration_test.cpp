@@ -10,6 +10,7 @@
 #include "test_util.hpp"
 #include "trusty/bayes/map_fit.hpp"
 #include "trusty/density/halo_simulator.hpp"
+#include "trusty/mcmc/observed_information.hpp"
 
 using namespace trusty;
 
@@ -20,23 +21,6 @@ density::HaloSimulatorOptions small_box(int64_t grid, double box) {
   return o;
 }
 
-// −∂²ln L/∂θ² by central differences of the analytic gradient (h = 1e-4: truncation ~h²,
-// far below the Fisher errors), symmetrised.
-Eigen::MatrixXd observed_information(const mcmc::LogDensity& m, std::vector<double> x) {
-  const auto d = static_cast<Eigen::Index>(x.size());
-  Eigen::MatrixXd h(d, d);
-  std::vector<double> gp(x.size()), gm(x.size());
-  for (Eigen::Index i = 0; i < d; ++i) {
-    const double step = 1e-4, xi = x[static_cast<size_t>(i)];
-    x[static_cast<size_t>(i)] = xi + step;
-    m.log_density_and_gradient(x, gp);
-    x[static_cast<size_t>(i)] = xi - step;
-    m.log_density_and_gradient(x, gm);
-    x[static_cast<size_t>(i)] = xi;
-    for (Eigen::Index j = 0; j < d; ++j) h(i, j) = -(gp[static_cast<size_t>(j)] - gm[static_cast<size_t>(j)]) / (2 * step);
-  }
-  return 0.5 * (h + h.transpose());
-}
 }  // namespace
 
 TEST(NeuralBiasModel, LayoutAndGradient) {
@@ -85,7 +69,7 @@ TEST(NeuralBiasModel, MaximumLikelihoodIsCalibratedOver20Catalogues) {
     Eigen::MatrixXd info;
     double to_gain = 0;
     for (int step = 0; step < 2; ++step) {
-      info = observed_information(model, fit.theta);
+      info = mcmc::observed_information(model, fit.theta);
       std::vector<double> g(truth.size());
       model.log_density_and_gradient(fit.theta, g);
       const Eigen::VectorXd dx = info.ldlt().solve(Eigen::Map<const Eigen::VectorXd>(g.data(), static_cast<Eigen::Index>(g.size())));

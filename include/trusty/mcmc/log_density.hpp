@@ -38,35 +38,43 @@ class LogDensity {
   virtual void constrain(std::span<const double> theta, std::span<double> out) const;
 };
 
-// A plain callable: f(theta, grad) returns ln π(θ) and writes the gradient.
-class FunctionDensity : public LogDensity {
+// What the callable densities below share: the dimension, the optional parameter names
+// (checked against it) and their reporting.
+class NamedDensity : public LogDensity {
  public:
-  using Fn = std::function<double(std::span<const double>, std::span<double>)>;
-  FunctionDensity(int64_t dim, Fn f, std::vector<std::string> names = {});
   int64_t dim() const override { return dim_; }
-  double log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const override;
   std::vector<std::string> param_names() const override;
+
+ protected:
+  // `who` names the class in the messages.
+  NamedDensity(int64_t dim, std::vector<std::string> names, const char* who);
 
  private:
   int64_t dim_;
-  Fn f_;
   std::vector<std::string> names_;
+};
+
+// A plain callable: f(theta, grad) returns ln π(θ) and writes the gradient.
+class FunctionDensity : public NamedDensity {
+ public:
+  using Fn = std::function<double(std::span<const double>, std::span<double>)>;
+  FunctionDensity(int64_t dim, Fn f, std::vector<std::string> names = {});
+  double log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const override;
+
+ private:
+  Fn f_;
 };
 
 // A log density written with trusty's autodiff: f receives θ as a 1-D Var and returns a
 // scalar Var; the gradient comes from core::value_and_grad on this thread's tape.
-class AutodiffDensity : public LogDensity {
+class AutodiffDensity : public NamedDensity {
  public:
   using Fn = std::function<core::Var<double>(core::Var<double>)>;
   AutodiffDensity(int64_t dim, Fn f, std::vector<std::string> names = {});
-  int64_t dim() const override { return dim_; }
   double log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const override;
-  std::vector<std::string> param_names() const override;
 
  private:
-  int64_t dim_;
   Fn f_;
-  std::vector<std::string> names_;
 };
 
 // The repository's finite-difference check (core/grad_check.hpp: central differences,
