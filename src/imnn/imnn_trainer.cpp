@@ -205,22 +205,47 @@ void ImnnTrainer::load_checkpoint(const std::string& path) {
     if (it == z.end()) throw std::invalid_argument(path + ": not an IMNN checkpoint (no '" + k + "')");
     return it->second;
   };
-  if (need("imnn/version").values<int64_t>()[0] != kCheckpointVersion)
-    throw std::invalid_argument(path + ": IMNN checkpoint version " + std::to_string(need("imnn/version").values<int64_t>()[0]) +
-                                ", expected " + std::to_string(kCheckpointVersion));
+  auto sized = [&](const std::string& k, std::vector<double> v, size_t n, bool may_be_empty) {
+    if ((v.empty() && may_be_empty) || v.size() == n) return v;
+    throw std::invalid_argument(path + ": checkpoint entry '" + k + "' has " + std::to_string(v.size()) + " values, expected " +
+                                std::to_string(n) + (may_be_empty ? " or none" : ""));
+  };
+  // Counts are stored as doubles: each must be a whole number in range before it is cast.
+  auto count = [&](const char* what, double v, double lo) {
+    if (!(v >= lo && v <= 1e15 && v == std::floor(v)))
+      throw std::invalid_argument(path + ": checkpoint " + what + " is " + std::to_string(v) + ", expected a whole number >= " +
+                                  std::to_string(static_cast<int64_t>(lo)));
+    return static_cast<int64_t>(v);
+  };
+  const auto version = sized("imnn/version", need("imnn/version").values<double>(), 1, false)[0];
+  if (version != static_cast<double>(kCheckpointVersion))
+    throw std::invalid_argument(path + ": IMNN checkpoint version " + std::to_string(version) + ", expected " +
+                                std::to_string(kCheckpointVersion));
+  const size_t n_params = net_.parameters().size();
   io::get_module(z, net_, path);
   optim::StateDict st;
   for (const auto& [k, a] : z)
     if (k.rfind("optim/", 0) == 0) st[k.substr(6)] = a.values<double>();
-  opt_.load_state(st);
-  auto s = need("imnn/state").values<double>();
-  iteration_ = static_cast<int64_t>(s[0]), best_iteration_ = static_cast<int64_t>(s[1]);
-  since_best_ = static_cast<int64_t>(s[2]), best_value_ = s[3];
-  best_params_ = need("imnn/best_params").values<double>();
-  live_params_ = need("imnn/live_params").values<double>();  // non-empty: fit() resumes from these
+  try {
+    opt_.load_state(st);
+    opt_.check_state(n_params);
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path + ": " + e.what());
+  }
+  auto s = sized("imnn/state", need("imnn/state").values<double>(), 4, false);
+  iteration_ = count("iteration", s[0], 0), best_iteration_ = count("best iteration", s[1], -1);
+  since_best_ = count("steps since the best", s[2], 0), best_value_ = s[3];
+  best_params_ = sized("imnn/best_params", need("imnn/best_params").values<double>(), n_params, true);
+  live_params_ = sized("imnn/live_params", need("imnn/live_params").values<double>(), n_params, true);  // non-empty: fit() resumes from these
   auto h = need("imnn/history").values<double>();
+  if (h.size() % kRecordFields != 0)
+    throw std::invalid_argument(path + ": checkpoint entry 'imnn/history' has " + std::to_string(h.size()) +
+                                " values, expected a multiple of " + std::to_string(kRecordFields));
   history_.clear();
-  for (size_t i = 0; i + kRecordFields <= h.size(); i += kRecordFields) history_.push_back(unflatten(h.data() + i));
+  for (size_t i = 0; i + kRecordFields <= h.size(); i += kRecordFields) {
+    (void)count("history iteration", h[i], 0);
+    history_.push_back(unflatten(h.data() + i));
+  }
 }
 
 void write_history_csv(const std::string& path, const std::vector<StepRecord>& h) {

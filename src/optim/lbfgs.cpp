@@ -266,8 +266,14 @@ void Lbfgs<T>::load_state(const StateDict& s) {
     if (it == s.end()) throw std::invalid_argument("L-BFGS state: missing '" + k + "'");
     return std::vector<T>(it->second.begin(), it->second.end());
   };
-  n_iter_ = static_cast<int64_t>(scalar("n_iter"));
-  func_evals_ = static_cast<int64_t>(scalar("func_evals"));
+  auto count = [&](const char* k) {
+    const double v = scalar(k);
+    if (!(v >= 0 && v <= 1e15 && v == std::floor(v)))
+      throw std::invalid_argument(std::string("L-BFGS state '") + k + "' is " + std::to_string(v) + ", expected a whole number >= 0");
+    return static_cast<int64_t>(v);
+  };
+  n_iter_ = count("n_iter");
+  func_evals_ = count("func_evals");
   t_ = static_cast<T>(scalar("t"));
   h_diag_ = static_cast<T>(scalar("H_diag"));
   prev_loss_ = static_cast<T>(scalar("prev_loss"));
@@ -279,6 +285,21 @@ void Lbfgs<T>::load_state(const StateDict& s) {
   for (size_t i = 0; i < ro_.size(); ++i) {
     dirs_.push_back(vec("old_dirs." + std::to_string(i)));
     stps_.push_back(vec("old_stps." + std::to_string(i)));
+  }
+}
+
+template <class T>
+void Lbfgs<T>::check_state(size_t n) const {
+  auto check = [n](const std::string& key, const std::vector<T>& v, bool may_be_empty) {
+    if ((v.empty() && may_be_empty) || v.size() == n) return;
+    throw std::invalid_argument("L-BFGS state '" + key + "' has " + std::to_string(v.size()) + " values, expected " +
+                                std::to_string(n) + " (one per parameter)" + (may_be_empty ? " or none" : ""));
+  };
+  check("d", d_, true);
+  check("prev_flat_grad", prev_grad_, true);
+  for (size_t i = 0; i < dirs_.size(); ++i) {  // history pairs are whole vectors
+    check("old_dirs." + std::to_string(i), dirs_[i], false);
+    check("old_stps." + std::to_string(i), stps_[i], false);
   }
 }
 
@@ -314,6 +335,11 @@ template <class T>
 void LbfgsStep<T>::load_state(const StateDict& s) {
   Optimizer<T>::load_state(s);
   inner_.load_state(s);
+}
+
+template <class T>
+void LbfgsStep<T>::check_state(size_t n) const {
+  inner_.check_state(n);
 }
 
 template class Lbfgs<float>;

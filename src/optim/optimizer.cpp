@@ -16,7 +16,10 @@ template <class T>
 void Optimizer<T>::load_state(const StateDict& s) {
   auto it = s.find("step");
   if (it == s.end() || it->second.size() != 1) throw std::invalid_argument("optimizer state: missing 'step'");
-  t_ = static_cast<int64_t>(it->second[0]);
+  const double t = it->second[0];
+  if (!(t >= 0 && t <= 1e15 && t == std::floor(t)))
+    throw std::invalid_argument("optimizer state 'step' is " + std::to_string(t) + ", expected a whole number >= 0");
+  t_ = static_cast<int64_t>(t);
   if (auto l = s.find("lr"); l != s.end() && l->second.size() == 1) lr_ = l->second[0];
 }
 
@@ -28,6 +31,13 @@ void Optimizer<T>::get(const StateDict& s, const std::string& k, std::vector<T>&
     return;
   }
   v.assign(it->second.begin(), it->second.end());
+}
+
+template <class T>
+void Optimizer<T>::check_buffer(const char* who, const char* key, const std::vector<T>& v, size_t n) {
+  if (!v.empty() && v.size() != n)
+    throw std::invalid_argument(std::string(who) + " state '" + key + "' has " + std::to_string(v.size()) +
+                                " values, expected " + std::to_string(n) + " (one per parameter) or none");
 }
 
 namespace {
@@ -81,6 +91,11 @@ void Sgd<T>::load_state(const StateDict& s) {
   this->get(s, "momentum_buffer", buf_);
 }
 
+template <class T>
+void Sgd<T>::check_state(size_t n) const {
+  this->check_buffer("SGD", "momentum_buffer", buf_, n);
+}
+
 // ---- Adagrad -----------------------------------------------------------------------------------
 template <class T>
 Adagrad<T>::Adagrad(AdagradOptions o) : Optimizer<T>(o.lr), o_(o) {
@@ -112,6 +127,11 @@ template <class T>
 void Adagrad<T>::load_state(const StateDict& s) {
   Optimizer<T>::load_state(s);
   this->get(s, "sum", sum_);
+}
+
+template <class T>
+void Adagrad<T>::check_state(size_t n) const {
+  this->check_buffer("Adagrad", "sum", sum_, n);
 }
 
 // ---- RMSprop ------------------------------------------------------------------------------------
@@ -165,6 +185,13 @@ void Rmsprop<T>::load_state(const StateDict& s) {
   this->get(s, "square_avg", sq_);
   this->get(s, "grad_avg", gavg_);
   this->get(s, "momentum_buffer", buf_);
+}
+
+template <class T>
+void Rmsprop<T>::check_state(size_t n) const {
+  this->check_buffer("RMSprop", "square_avg", sq_, n);
+  this->check_buffer("RMSprop", "grad_avg", gavg_, n);
+  this->check_buffer("RMSprop", "momentum_buffer", buf_, n);
 }
 
 // ---- Adam / AdamW ---------------------------------------------------------------------------------
@@ -234,6 +261,13 @@ void Adam<T>::load_state(const StateDict& s) {
   this->get(s, "exp_avg", m_);
   this->get(s, "exp_avg_sq", v_);
   this->get(s, "max_exp_avg_sq", vmax_);
+}
+
+template <class T>
+void Adam<T>::check_state(size_t n) const {
+  this->check_buffer("Adam", "exp_avg", m_, n);
+  this->check_buffer("Adam", "exp_avg_sq", v_, n);
+  this->check_buffer("Adam", "max_exp_avg_sq", vmax_, n);
 }
 
 // ---- factory, schedules, clipping ----------------------------------------------------------------------

@@ -366,7 +366,12 @@ void Trainer<T>::load_checkpoint(const std::string& path) {
   StateDict st;
   for (const auto& [k, a] : z)
     if (k.rfind("optim/", 0) == 0) st[k.substr(6)] = a.template values<double>();
-  opt_.load_state(st);
+  try {
+    opt_.load_state(st);
+    opt_.check_state(net_.parameters().size());
+  } catch (const std::invalid_argument& e) {
+    throw std::invalid_argument(path + ": " + e.what());
+  }
   net_.rng().set_state(get_rng(z, "rng/network", path));
   shuffle_rng_.set_state(get_rng(z, "rng/shuffle", path));
   const double epoch = values_of("epoch", 1)[0];

@@ -9,6 +9,7 @@
 #include "trusty/core/rng.hpp"
 #include "trusty/imnn/estimator.hpp"
 #include "trusty/imnn/imnn_trainer.hpp"
+#include "trusty/io/npy.hpp"
 #include "trusty/nn/layers.hpp"
 #include "trusty/optim/optimizer.hpp"
 #include "trusty/sim/gaussian.hpp"
@@ -180,6 +181,50 @@ TEST(ImnnTrainer, ResumingFromACheckpointIsExact) {
   const auto a = n1->parameters(), b = n3->parameters();
   for (size_t i = 0; i < a.size(); ++i) ASSERT_EQ(a[i], b[i]) << "weight " << i;
   EXPECT_EQ(whole->history().back().det_fisher, second->history().back().det_fisher);
+}
+
+// A damaged or foreign checkpoint (entries of the wrong size, counts that are not whole
+// numbers, optimiser buffers for another network) is refused naming the file and the entry,
+// never read past an array's end or cast from NaN.
+TEST(ImnnTrainer, DamagedCheckpointsAreRefusedByName) {
+  sim::GaussianVariance g(10);
+  auto net = nn::make_mlp<double>({10, 8, 1}, {.activation = "tanh"});
+  net->finalize(5);
+  optim::Adam<double> opt({.lr = 1e-2});
+  imnn::TrainOptions o;
+  o.theta_fid = {1.0};
+  o.delta_theta = {0.1};
+  o.n_s = o.n_d = 20;
+  o.max_iterations = 2;
+  imnn::ImnnTrainer t(*net, opt, o);
+  t.set_simulator(g);
+  t.fit();
+  const std::string ckpt = ::testing::TempDir() + "/imnn_damaged.npz";
+  t.save_checkpoint(ckpt);
+  const auto good = io::read_npz(ckpt);
+  auto error_with = [&](const std::string& key, const io::NpyArray& a) {
+    auto z = good;
+    z[key] = a;
+    io::write_npz(ckpt, z);
+    try {
+      t.load_checkpoint(ckpt);
+    } catch (const std::invalid_argument& e) {
+      return std::string(e.what());
+    }
+    return std::string("no error");
+  };
+  auto d = [](std::vector<double> v) { return io::NpyArray::from<double>(v, {static_cast<int64_t>(v.size())}); };
+  const double nan = std::nan("");
+  EXPECT_NE(error_with("imnn/version", d({})).find("'imnn/version' has 0 values, expected 1"), std::string::npos);
+  EXPECT_NE(error_with("imnn/state", d({1, 2})).find("'imnn/state' has 2 values, expected 4"), std::string::npos);
+  EXPECT_NE(error_with("imnn/state", d({nan, 0, 0, 1})).find("checkpoint iteration is nan"), std::string::npos);
+  EXPECT_NE(error_with("imnn/live_params", d({1, 2, 3})).find("'imnn/live_params' has 3 values, expected 97 or none"),
+            std::string::npos)
+      << error_with("imnn/live_params", d({1, 2, 3}));
+  EXPECT_NE(error_with("imnn/history", d({1, 2, 3})).find("expected a multiple of 14"), std::string::npos);
+  const auto adam = error_with("optim/exp_avg", d({1, 2}));
+  EXPECT_NE(adam.find(ckpt + ": Adam state 'exp_avg' has 2 values, expected 97"), std::string::npos) << adam;
+  EXPECT_EQ(error_with("imnn/state", good.at("imnn/state")), "no error");
 }
 
 // The network runs in fixed chunks and the weight gradient is one pull-back per chunk of the

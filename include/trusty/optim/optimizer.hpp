@@ -26,8 +26,13 @@ class Optimizer {
   int64_t steps() const { return t_; }
   virtual StateDict state() const;
   virtual void load_state(const StateDict& s);
+  // After load_state: throws std::invalid_argument naming the buffer when a loaded buffer
+  // does not fit a parameter vector of n elements (a checkpoint from another network, or a
+  // damaged one), instead of the next step() silently restarting it from zero.
+  virtual void check_state(size_t n) const {}
 
  protected:
+  static void check_buffer(const char* who, const char* key, const std::vector<T>& v, size_t n);
   void ensure(std::vector<T>& v, size_t n, T fill = T(0)) {
     if (v.size() != n) v.assign(n, fill);
   }
@@ -50,6 +55,7 @@ class Sgd final : public Optimizer<T> {
   std::string name() const override { return o_.nesterov ? "nesterov" : (o_.momentum > 0 ? "momentum" : "sgd"); }
   StateDict state() const override;
   void load_state(const StateDict& s) override;
+  void check_state(size_t n) const override;
 
  private:
   SgdOptions o_;
@@ -67,6 +73,7 @@ class Adagrad final : public Optimizer<T> {
   std::string name() const override { return "adagrad"; }
   StateDict state() const override;
   void load_state(const StateDict& s) override;
+  void check_state(size_t n) const override;
 
  private:
   AdagradOptions o_;
@@ -85,6 +92,7 @@ class Rmsprop final : public Optimizer<T> {
   std::string name() const override { return "rmsprop"; }
   StateDict state() const override;
   void load_state(const StateDict& s) override;
+  void check_state(size_t n) const override;
 
  private:
   RmspropOptions o_;
@@ -105,6 +113,7 @@ class Adam final : public Optimizer<T> {
   std::string name() const override { return o_.decoupled ? "adamw" : "adam"; }
   StateDict state() const override;
   void load_state(const StateDict& s) override;
+  void check_state(size_t n) const override;
 
  private:
   AdamOptions o_;
@@ -133,6 +142,7 @@ class Lbfgs {
   void set_lr(double lr) { o_.lr = lr; }
   StateDict state() const;
   void load_state(const StateDict& s);
+  void check_state(size_t n) const;
 
  private:
   LbfgsOptions o_;
@@ -156,6 +166,7 @@ class LbfgsStep final : public Optimizer<T> {
   std::string name() const override { return "lbfgs"; }
   StateDict state() const override;
   void load_state(const StateDict& s) override;
+  void check_state(size_t n) const override;
 
  private:
   Lbfgs<T> inner_;
