@@ -14,10 +14,8 @@
 namespace trusty::fuzz {
 
 inline std::string temp_file(const uint8_t* data, size_t size, const char* suffix) {
-  static const std::string path = [suffix] {
-    const char* dir = std::getenv("TMPDIR");
-    return std::string(dir && *dir ? dir : "/tmp") + "/trusty_fuzz_" + std::to_string(::getpid()) + suffix;
-  }();
+  const char* dir = std::getenv("TMPDIR");
+  const std::string path = std::string(dir && *dir ? dir : "/tmp") + "/trusty_fuzz_" + std::to_string(::getpid()) + suffix;
   std::FILE* f = std::fopen(path.c_str(), "wb");
   if (!f) std::abort();
   if (size && std::fwrite(data, 1, size, f) != size) std::abort();

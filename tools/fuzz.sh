@@ -1,20 +1,21 @@
 #!/usr/bin/env bash
-# Builds the libFuzzer targets (fuzz/*.cpp: config, CSV, .npy, .npz, .tgz, checkpoint and
-# model readers) with Clang + ASan + UBSan into build-fuzz/ and runs each for
-# TRUSTY_FUZZ_SECONDS (default 10) over its seed corpus fuzz/corpus/<target>. New inputs
+# Builds the libFuzzer targets (fuzz/*.cpp: the train, sample and imnn configs, CSV, .npy, .npz,
+# .tgz, training, IMNN and MCMC checkpoints, models, catalogues, Stan CSV, IMNN simulation sets)
+# with Clang + ASan + UBSan into build-fuzz/ and runs each for
+# TRUSTY_FUZZ_SECONDS (default 6) over its seed corpus fuzz/corpus/<target>. New inputs
 # found go to a scratch directory, not the repository. A crash, a sanitizer report or a
 # reader throwing anything but a named error fails the script and leaves the input as
 # build-fuzz/crash-<target>-*.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-SECONDS_EACH=${TRUSTY_FUZZ_SECONDS:-10}
+SECONDS_EACH=${TRUSTY_FUZZ_SECONDS:-6}
 GEN=(); command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 LAUNCHER=(); command -v ccache >/dev/null 2>&1 && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache)
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   cmake -S . -B build-fuzz "${GEN[@]}" "${LAUNCHER[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DTRUSTY_FUZZ=ON -DTRUSTY_NATIVE=OFF -DTRUSTY_BUILD_TESTS=OFF -DTRUSTY_BUILD_BENCH=OFF -DTRUSTY_BUILD_PYTHON=OFF >/dev/null
 fi
-targets=(npy npz csv tgz config checkpoint model)
+targets=(npy npz csv tgz config checkpoint model catalogue stan_csv simset imnn_checkpoint sample_config chain_checkpoint imnn_config)
 scratch=$(mktemp -d -t trusty-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 # Quiet when it builds; the compiler's errors when it does not.

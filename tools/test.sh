@@ -10,5 +10,5 @@ ctest --test-dir build --output-on-failure --timeout 900 -j "$(nproc)"
 (cd python/tests && TRUSTY_BUILD="$PWD/../../build" /usr/bin/python3 -m pytest -q -p no:cacheprovider)
 # The documented install route (a venv over Debian's packages); ~15 s with ccache warm.
 tools/check_venv_install.sh
-# A short libFuzzer run of every reader (Clang + ASan + UBSan; 10 s each by default).
+# A short libFuzzer run of every reader (Clang + ASan + UBSan; 6 s each by default).
 if command -v clang++ >/dev/null 2>&1; then tools/fuzz.sh; else echo "trusty: clang++ missing: fuzzing skipped" >&2; fi

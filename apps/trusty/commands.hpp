@@ -12,6 +12,10 @@ void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_imnn(CLI::App& app);
 
+// Reads and checks a `trusty imnn` config (every key, type, range and choice) without running
+// it; throws std::invalid_argument naming the file and key (for the fuzz target).
+void check_imnn_config(const std::string& config);
+
 // Exit codes: 0 success, 1 run-time failure, 2 bad input (config, data, arguments).
 inline constexpr int kExitBadInput = 2;
 

@@ -309,6 +309,8 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
 }
 }  // namespace
 
+void check_imnn_config(const std::string& config) { (void)parse_imnn_spec(config); }
+
 int run_imnn(const std::string& config, const std::string& out, bool resume, bool quiet) {
   auto spec = parse_imnn_spec(config);
   auto r = run_imnn_spec(spec, out, resume, !quiet);

@@ -56,8 +56,7 @@ class ByteReader {
   template <class T>
   std::vector<T> get_vector() {
     const auto n = get<int64_t>();
-    if (n < 0) fail();
-    need(static_cast<size_t>(n) * sizeof(T));
+    if (n < 0 || static_cast<uint64_t>(n) > remaining() / sizeof(T)) fail();  // no overflow: checked by division
     std::vector<T> v(static_cast<size_t>(n));
     std::memcpy(v.data(), bytes_.data() + pos_, v.size() * sizeof(T));
     pos_ += v.size() * sizeof(T);
@@ -71,7 +70,7 @@ class ByteReader {
   void get_matrix(M& m) {
     const auto r = get<int64_t>(), c = get<int64_t>();
     if (r < 0 || c < 0) fail();
-    need(static_cast<size_t>(r * c) * sizeof(double));
+    if (c > 0 && static_cast<uint64_t>(r) > remaining() / sizeof(double) / static_cast<uint64_t>(c)) fail();
     m.resize(r, c);
     std::memcpy(m.data(), bytes_.data() + pos_, static_cast<size_t>(r * c) * sizeof(double));
     pos_ += static_cast<size_t>(r * c) * sizeof(double);
@@ -79,8 +78,9 @@ class ByteReader {
   bool at_end() const { return pos_ == bytes_.size(); }
 
  private:
+  size_t remaining() const { return bytes_.size() - pos_; }
   void need(size_t n) const {
-    if (pos_ + n > bytes_.size()) fail();
+    if (n > remaining()) fail();
   }
   [[noreturn]] void fail() const {
     throw std::invalid_argument(what_ + ": truncated or corrupt checkpoint");

@@ -190,6 +190,18 @@ TEST(Sampler, ResumeAfterKillFromPeriodicCheckpoint) {
   std::filesystem::remove(path + ".chain1");
 }
 
+// A checkpoint whose matrix dimensions multiply past 2⁶³ (found by fuzz/fuzz_chain_checkpoint:
+// r·c overflowed before the size check) is refused as corrupt, not read.
+TEST(Sampler, CheckpointWithOverflowingMatrixSizeIsRefused) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(2), Eigen::VectorXd::Ones(2));
+  const std::string path = temp_path("overflow");
+  std::filesystem::copy_file(std::string(TRUSTY_SOURCE_DIR) + "/fuzz/corpus/chain_checkpoint/regression_matrix_size_overflow.chain1",
+                             path + ".chain1", std::filesystem::copy_options::overwrite_existing);
+  SamplerOptions o{.num_warmup = 10, .num_samples = 10, .chains = 1, .seed = 1, .checkpoint_path = path, .resume = true};
+  EXPECT_THROW(sample(*density, o), std::invalid_argument);
+  std::filesystem::remove(path + ".chain1");
+}
+
 // gradient_evaluations counts every gradient: the leapfrog steps of all iterations (warmup
 // saved here, so all are visible) plus the initial point and the step-size heuristic's
 // one-step tries (at least two, at the start and after each of the 5 metric windows).
