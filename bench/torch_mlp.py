@@ -36,7 +36,7 @@ def main():
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
     torch.manual_seed(a.seed)
-    z = np.load(cache_dir() / a.data / "data-v2.npz")
+    z = {k: np.load(cache_dir() / a.data / "v3" / f"{k}.npy") for k in ("x_train", "y_train", "x_test", "y_test")}
     xtr = torch.tensor(z["x_train"].reshape(len(z["x_train"]), -1))
     ytr = torch.tensor(z["y_train"])
     xte = torch.tensor(z["x_test"].reshape(len(z["x_test"]), -1))

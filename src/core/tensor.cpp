@@ -46,6 +46,16 @@ Tensor<T>::Tensor(const Shape& shape, std::initializer_list<T> values)
     : Tensor(shape, std::span<const T>(values.begin(), values.size())) {}
 
 template <class T>
+Tensor<T> Tensor<T>::adopt(const Shape& shape, std::shared_ptr<T> storage) {
+  Tensor t;
+  t.base_ = std::move(storage);
+  t.offset_ = 0;
+  t.shape_ = shape;
+  t.strides_ = shape.contiguous_strides();
+  return t;
+}
+
+template <class T>
 Tensor<T> Tensor<T>::borrow(const Shape& shape, T* data) {
   Tensor t;
   t.base_ = std::shared_ptr<T>(data, [](T*) {});

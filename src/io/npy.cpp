@@ -8,6 +8,8 @@
 #include <stdexcept>
 #include <unistd.h>
 #include <fcntl.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
 
 namespace trusty::io {
 
@@ -193,7 +195,15 @@ class HeaderParser {
 };
 }  // namespace
 
-NpyArray decode_npy(std::span<const char> b, const std::string& what) {
+namespace {
+// The validated header of a .npy held in `b`: the array without its data, where the data
+// starts and how many bytes it has (exactly what the file holds after the header).
+struct NpyLayout {
+  NpyArray header;
+  size_t offset = 0, bytes = 0;
+};
+
+NpyLayout parse_npy(std::span<const char> b, const std::string& what) {
   if (b.size() < 10 || std::memcmp(b.data(), "\x93NUMPY", 6) != 0)
     throw std::invalid_argument(what + ": not a .npy file (bad magic)");
   const int major = static_cast<unsigned char>(b[6]);
@@ -211,7 +221,8 @@ NpyArray decode_npy(std::span<const char> b, const std::string& what) {
   }
   if (hlen > b.size() - off) throw std::invalid_argument(what + ": truncated .npy header (" + std::to_string(hlen) + " bytes announced)");
   const std::string h(b.data() + off, hlen);
-  NpyArray a = HeaderParser(h, what).parse();
+  NpyLayout l{HeaderParser(h, what).parse(), off + hlen, 0};
+  const NpyArray& a = l.header;
   const size_t item = item_size(a.descr, what);
   // The size in bytes, checked against what the file holds before anything is allocated.
   const size_t avail = b.size() - off - hlen;
@@ -232,8 +243,15 @@ NpyArray decode_npy(std::span<const char> b, const std::string& what) {
   }
   if (bytes != avail)
     throw std::invalid_argument(what + ": " + std::to_string(avail - bytes) + " bytes after the data (shape and file size disagree)");
-  a.data.assign(b.data() + off + hlen, b.data() + off + hlen + bytes);
-  return a;
+  l.bytes = bytes;
+  return l;
+}
+}  // namespace
+
+NpyArray decode_npy(std::span<const char> b, const std::string& what) {
+  auto l = parse_npy(b, what);
+  l.header.data.assign(b.data() + l.offset, b.data() + l.offset + l.bytes);
+  return std::move(l.header);
 }
 
 void write_file_atomic(const std::string& path, std::span<const char> bytes) {
@@ -272,6 +290,39 @@ NpyArray read_npy(const std::string& path) {
   return decode_npy(b, path);
 }
 
+template <class T>
+core::Tensor<T> map_npy(const std::string& path) {
+  std::error_code ec;
+  if (std::filesystem::is_directory(path, ec)) throw std::invalid_argument(path + ": is a directory, expected a file");
+  const int fd = ::open(path.c_str(), O_RDONLY | O_CLOEXEC);
+  if (fd < 0) throw std::invalid_argument("cannot open '" + path + "': " + std::strerror(errno));
+  struct stat st {};
+  if (::fstat(fd, &st) != 0 || !S_ISREG(st.st_mode)) {
+    ::close(fd);
+    throw std::invalid_argument("cannot read '" + path + "': not a regular file");
+  }
+  const size_t size = static_cast<size_t>(st.st_size);
+  if (size == 0) {
+    ::close(fd);
+    return decode_npy({}, path).tensor<T>();  // the "bad magic" error
+  }
+  // Private and writable: pages are the page cache's until written, then copied (the file is
+  // never changed). Not populated: a read fault maps the page cache's pages around it (the
+  // kernel's fault-around), and rows never read (a subset of a data set) cost nothing.
+  void* m = ::mmap(nullptr, size, PROT_READ | PROT_WRITE, MAP_PRIVATE, fd, 0);
+  ::close(fd);
+  if (m == MAP_FAILED) throw std::runtime_error("cannot map '" + path + "': " + std::strerror(errno));
+  std::shared_ptr<char> region(static_cast<char*>(m), [size](char* p) { ::munmap(p, size); });
+  const std::span<const char> bytes(region.get(), size);
+  auto l = parse_npy(bytes, path);
+  std::vector<int64_t> shape = l.header.shape;
+  if (l.header.descr == descr_of<T>() && l.offset % 64 == 0 && l.bytes > 0)
+    return core::Tensor<T>::adopt(core::Shape(std::span<const int64_t>(shape)), std::shared_ptr<T>(region, reinterpret_cast<T*>(region.get() + l.offset)));
+  // Another dtype (converted) or data not 64-byte aligned in the file: read and copy.
+  l.header.data.assign(bytes.data() + l.offset, bytes.data() + l.offset + l.bytes);
+  return l.header.tensor<T>();
+}
+
 #define TRUSTY_INST(T)                                                                 \
   template std::vector<T> NpyArray::values<T>() const;                                 \
   template NpyArray NpyArray::from<T>(std::span<const T>, std::vector<int64_t>);
@@ -284,6 +335,8 @@ TRUSTY_INST(uint8_t)
 template NpyArray NpyArray::from<float>(const core::Tensor<float>&);
 template NpyArray NpyArray::from<double>(const core::Tensor<double>&);
 template core::Tensor<float> NpyArray::tensor<float>() const;
+template core::Tensor<float> map_npy<float>(const std::string&);
+template core::Tensor<double> map_npy<double>(const std::string&);
 template core::Tensor<double> NpyArray::tensor<double>() const;
 
 }  // namespace trusty::io

