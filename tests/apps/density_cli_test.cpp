@@ -142,7 +142,7 @@ seed = 1
   ASSERT_EQ(r.code, 0) << r.out;
   const auto res = nlohmann::json::parse(test::read_file(dir + "/run/results.json"));
   EXPECT_EQ(res["dimension"], 17);
-  for (const char* k : {"chi2", "chi2_p", "truth_inside_95", "observed_inside_95", "expected_halos_map", "max_rhat"})
+  for (const char* k : {"chi2", "chi2_p", "truth_inside_95", "truth_inside_95_predictive", "truth_inside_95_predictive_per_density_bin", "observed_inside_95", "expected_halos_map", "max_rhat"})
     EXPECT_TRUE(res.contains(k)) << k;
   EXPECT_TRUE(res["map"]["parameters"].contains("kernel.centre"));
   const auto cat = density::load_catalogue(dir + "/run/catalogue.npz");
