@@ -19,7 +19,7 @@ for alg in "${ALGS[@]}"; do
   sed "s/^algorithm = \"nuts\"/algorithm = \"$alg\"/" examples/bias_simulated.toml > "$cfg"
   if [ "$alg" = hmclet ]; then
     # HMCLET's burn-in learns the metric from the chain's own covariance: a longer one.
-    sed -i 's/^warmup = 300/warmup = 1000/' "$cfg"
+    sed -i "s/^warmup = 1000/warmup = 2000/" "$cfg"
   fi
   start=$(date +%s)
   "$TRUSTY" sample "$cfg" --out "$OUT/$alg" --quiet > /dev/null

@@ -5,7 +5,7 @@
 # TRUSTY_FUZZ_SECONDS (default 6) over its seed corpus fuzz/corpus/<target>. New inputs
 # found go to a scratch directory, not the repository. A crash, a sanitizer report or a
 # reader throwing anything but a named error fails the script and leaves the input as
-# build-fuzz/crash-<target>-*.
+# build-fuzz/crash-<target>-*. Usage: tools/fuzz.sh [TARGET ...] (default: every target).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 SECONDS_EACH=${TRUSTY_FUZZ_SECONDS:-6}
@@ -16,6 +16,8 @@ if [ ! -f build-fuzz/CMakeCache.txt ]; then
     -DTRUSTY_FUZZ=ON -DTRUSTY_NATIVE=OFF -DTRUSTY_BUILD_TESTS=OFF -DTRUSTY_BUILD_BENCH=OFF -DTRUSTY_BUILD_PYTHON=OFF >/dev/null
 fi
 targets=(npy npz csv tgz config checkpoint model catalogue stan_csv simset imnn_checkpoint sample_config chain_checkpoint imnn_config)
+# Arguments name targets to run (default: all), e.g. tools/fuzz.sh chain_checkpoint simset.
+if [ $# -gt 0 ]; then targets=("$@"); fi
 scratch=$(mktemp -d -t trusty-fuzz.XXXXXX)
 trap 'rm -rf "$scratch"' EXIT
 # Quiet when it builds; the compiler's errors when it does not.

@@ -214,12 +214,15 @@ nlohmann::json bias_predictive(const density::NeuralBiasModel& model, const Bias
     // Two readings of "the truth inside the band": the true expected count inside the 95 %
     // posterior band of the expected count (parameter uncertainty only: about 1 bin in 20
     // outside by chance), and inside the 95 % posterior predictive band of the counts (with
-    // the Poisson scatter of a catalogue), per density bin over its mass bins.
+    // the Poisson scatter of a catalogue), per density bin over its mass bins. The predictive
+    // band's ends are whole counts and the truth an expectation: the band is widened by the
+    // usual half-count continuity correction, so that an expected 0.002 halos in a bin whose
+    // predictive band is [0, 0] counts as inside.
     int64_t inside = 0, inside_pred = 0;
     std::vector<int64_t> density_bins_all_inside(static_cast<size_t>(ndb), 1);
     for (size_t b = 0; b < nb; ++b) {
       inside += t[b] >= lo[b] && t[b] <= hi[b];
-      const bool in = t[b] >= plo[b] && t[b] <= phi[b];
+      const bool in = t[b] >= plo[b] - 0.5 && t[b] <= phi[b] + 0.5;
       inside_pred += in;
       if (!in) density_bins_all_inside[b / static_cast<size_t>(nmb)] = 0;
     }

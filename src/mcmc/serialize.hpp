@@ -58,7 +58,7 @@ class ByteReader {
     const auto n = get<int64_t>();
     if (n < 0 || static_cast<uint64_t>(n) > remaining() / sizeof(T)) fail();  // no overflow: checked by division
     std::vector<T> v(static_cast<size_t>(n));
-    std::memcpy(v.data(), bytes_.data() + pos_, v.size() * sizeof(T));
+    if (!v.empty()) std::memcpy(v.data(), bytes_.data() + pos_, v.size() * sizeof(T));  // memcpy(nullptr, ., 0) is UB
     pos_ += v.size() * sizeof(T);
     return v;
   }
@@ -70,9 +70,14 @@ class ByteReader {
   void get_matrix(M& m) {
     const auto r = get<int64_t>(), c = get<int64_t>();
     if (r < 0 || c < 0) fail();
+    // A vector type has one fixed dimension: a stored shape that disagrees is corrupt (Eigen
+    // would otherwise size the storage r·c but report r·1 elements).
+    if ((M::RowsAtCompileTime != Eigen::Dynamic && r != M::RowsAtCompileTime) ||
+        (M::ColsAtCompileTime != Eigen::Dynamic && c != M::ColsAtCompileTime))
+      fail();
     if (c > 0 && static_cast<uint64_t>(r) > remaining() / sizeof(double) / static_cast<uint64_t>(c)) fail();
     m.resize(r, c);
-    std::memcpy(m.data(), bytes_.data() + pos_, static_cast<size_t>(r * c) * sizeof(double));
+    if (r * c > 0) std::memcpy(m.data(), bytes_.data() + pos_, static_cast<size_t>(r * c) * sizeof(double));
     pos_ += static_cast<size_t>(r * c) * sizeof(double);
   }
   bool at_end() const { return pos_ == bytes_.size(); }
