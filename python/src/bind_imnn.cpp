@@ -53,6 +53,13 @@ std::string dims_str(std::span<const int64_t> d) {
   return s + (d.size() == 1 ? ",)" : ")");
 }
 
+// "(n, 10)", "(n, 32, 32)": a shape with a leading axis named `lead`.
+std::string lead_str(const std::string& lead, std::span<const int64_t> d) {
+  std::string s = "(" + lead;
+  for (auto x : d) s += ", " + std::to_string(x);
+  return s + ")";
+}
+
 std::string type_name(const py::handle& o) { return py::str(py::type::of(o).attr("__name__")); }
 
 // A real-valued numpy array (or anything numpy turns into one), as float64; TypeError
@@ -209,7 +216,7 @@ struct Imnn {
     if (s.n_params() != n_params())
       throw py::value_error(both + ": " + std::to_string(s.n_params()) + " parameters, but theta_fid has " + std::to_string(n_params()));
     if (data_shape.rank() > 0 && s.data_shape() != data_shape)
-      throw py::value_error(f_name + ": expected shape (n_s, " + dims_str(data_shape.to_vector()).substr(1) + ", found " +
+      throw py::value_error(f_name + ": expected shape " + lead_str("n_s", data_shape.to_vector()) + ", found " +
                             dims_str(s.fiducial.shape().to_vector()));
     sim::check_finite(s.fiducial.span(), f_name);
     sim::check_finite(der.is_none() ? s.gradients.span() : s.derivatives.span(), der.is_none() ? g_name : d_name);
@@ -265,7 +272,7 @@ struct Imnn {
       ok = per == m;
     }
     if (!ok)
-      throw py::value_error("data: expected shape (n, " + dims_str(want).substr(1) + " (or " + dims_str(want) + " for one data set), got " +
+      throw py::value_error("data: expected shape " + lead_str("n", want) + " (or " + dims_str(want) + " for one data set), got " +
                             shape_str(a));
     auto t = to_tensor(a, "data");
     sim::check_finite(t.span(), "data");
