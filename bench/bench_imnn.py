@@ -9,7 +9,7 @@ F = diag(10, 5), det F = 50, target 0.95 x 50 = 47.5.
 
 Both sides: network 10-128-2 ELU (weights N(0, 2/fan_in), biases U(+-1/sqrt(fan_in))), float64,
 loss -ln|F| + r(Lambda2) Lambda2 with lambda = 10, epsilon = 0.1, Adam lr 1e-2 with cosine decay
-over max_iterations = 3000 steps, n_s = n_d = 1000 fresh simulations per step (5,000 network
+over max_iterations = 5000 steps, n_s = n_d = 1000 fresh simulations per step (5,000 network
 rows: 1,000 fiducial + 4,000 seed-matched), simulated inside the timed loop. Every
 validate_every = 25 steps (and at step 0) the det F of ONE fixed validation set of 10,000
 simulations (+ 40,000 seed-matched), the same numbers for both sides (drawn here with numpy and
@@ -46,7 +46,7 @@ PY = "/usr/bin/python3"
 SETTINGS = {
     "widths": [10, 128, 2], "theta_fid": [0.0, 1.0], "delta_theta": [0.1, 0.1], "n_data": 10,
     "n_s": 1000, "n_d": 1000, "lambda": 10.0, "epsilon": 0.1, "lr": 1e-2, "schedule": "cosine",
-    "max_iterations": 3000, "validate_every": 25, "n_validation": 10000, "n_held_out": 50000,
+    "max_iterations": 5000, "validate_every": 25, "n_validation": 10000, "n_held_out": 50000,
     "analytic_det_F": 50.0, "target": 0.95 * 50.0,
 }
 TARGET_RATIO = 3.0
