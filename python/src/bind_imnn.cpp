@@ -417,8 +417,9 @@ void bind_imnn(py::module_& m) {
             if (weight_decay) oc.weight_decay = *weight_decay;
             optim::check_optimizer_options(oc, fail);
             const bool started = h.trainer && h.trainer->iteration() > 0;
-            if (started && (oc.name != h.oc.name || oc.beta1 != h.oc.beta1 || oc.beta2 != h.oc.beta2 ||
-                            oc.momentum != h.oc.momentum || oc.weight_decay != h.oc.weight_decay))
+            const bool changed = oc.name != h.oc.name || oc.beta1 != h.oc.beta1 || oc.beta2 != h.oc.beta2 ||
+                                 oc.momentum != h.oc.momentum || oc.weight_decay != h.oc.weight_decay;
+            if (started && changed)
               throw py::value_error("IMNN.fit: the optimiser (" + h.oc.name + ") cannot change after training has started (only lr can); "
                                     "build a new IMNN to train with another");
             auto o = h.o;
@@ -453,7 +454,7 @@ void bind_imnn(py::module_& m) {
             }
             std::optional<imnn::SimulationSet> val;
             if (!validation.is_none()) val = h.set_from(validation, o.seed, kValidationFirst, "validation");
-            if (h.trainer && !started && oc.name != h.oc.name) h.trainer.reset(), h.opt.reset();
+            if (h.trainer && !started && changed) h.trainer.reset(), h.opt.reset();  // nothing to keep yet
             h.oc = oc;
             h.o = o;
             if (val) h.val = std::move(val);
