@@ -209,3 +209,14 @@ def test_numpy_simulator_reaches_analytic_fisher():
     # variance of 2,000 near-Gaussian values has relative sd sqrt(2/2000) = 3.2 %; 20 % allows
     # for F's own error and the non-Gaussian tails of a chi^2-like summary.
     assert est.var() == pytest.approx(inv_f, rel=0.2)
+
+
+def test_optimizer_options_before_the_first_step():
+    imnn = trusty.IMNN(net(), gauss_var, [1.0], [0.1], n_s=20)
+    imnn.evaluate(30)  # builds the loop with the default optimiser (adam); no step taken yet
+    imnn.fit(max_iterations=2, optimizer="momentum", lr=1e-3, momentum=0.5)
+    assert imnn.iteration == 2
+    with pytest.raises(ValueError, match="IMNN.fit: argument lr"):
+        imnn.fit(max_iterations=3, lr=-1.0)
+    with pytest.raises(ValueError, match="cannot change"):
+        imnn.fit(max_iterations=3, momentum=0.9)
