@@ -6,6 +6,7 @@
 
 #include "bindings.hpp"
 #include "convert.hpp"
+#include "net_handle.hpp"
 #include "trusty/core/ops.hpp"
 #include "trusty/nn/layers.hpp"
 #include "trusty/nn/loss.hpp"
@@ -14,17 +15,6 @@
 #include "trusty/optim/trainer.hpp"
 
 namespace trusty::python {
-
-template <class T>
-struct Net {
-  std::vector<int64_t> widths;
-  std::string activation, output_activation, init;
-  double dropout;
-  bool batch_norm;
-  std::unique_ptr<nn::Sequential<T>> net;
-  int64_t in() const { return widths.front(); }
-  int64_t out() const { return widths.back(); }
-};
 
 template <class T>
 struct TrainerHandle {

@@ -21,6 +21,7 @@ PYBIND11_MODULE(_trusty, m) {
   python::bind_mcmc(m);
   python::bind_bayes(m);
   python::bind_density(m);
+  python::bind_imnn(m);
   m.def("cache_dir", &io::cache_dir, "Where built-in data sets are cached");
   m.def(
       "fetch",

@@ -86,6 +86,27 @@ void ImnnTrainer::set_simulator(const sim::Simulator& s) {
   sim_ = &s;
 }
 
+void ImnnTrainer::set_options(TrainOptions o) {
+  o.validate();
+  if (o.theta_fid.size() != o_.theta_fid.size())
+    throw std::invalid_argument("IMNN option theta_fid: expected " + std::to_string(o_.theta_fid.size()) +
+                                " values (the network and sets are built for them), got " + std::to_string(o.theta_fid.size()));
+  std::swap(o_, o);
+  if (sim_) {
+    try {
+      set_simulator(*sim_);  // re-checks n_s, n_d and delta_theta against the simulator
+    } catch (...) {
+      std::swap(o_, o);
+      throw;
+    }
+  }
+}
+
+void ImnnTrainer::set_base_lr(double lr) {
+  if (!(lr > 0) || !std::isfinite(lr)) throw std::invalid_argument("IMNN option lr: expected a positive learning rate, got " + std::to_string(lr));
+  base_lr_ = lr;
+}
+
 LocalSims ImnnTrainer::training_set() {
   if (train_) return whole_set(*train_, o_.chunk);
   if (!sim_) throw std::logic_error("ImnnTrainer: call set_training or set_simulator before fit");

@@ -76,6 +76,12 @@ class ImnnTrainer {
   void set_training(SimulationSet s);
   void set_validation(SimulationSet s);
   void set_simulator(const sim::Simulator& s);  // fresh simulations every step
+  // Options for the next fit() (a longer max_iterations, another patience, ...), validated
+  // as the constructor's; with a simulator set, n_s, n_d and delta_theta are checked
+  // against it again. The run's state (step, history, best weights) is kept.
+  void set_options(TrainOptions o);
+  // The learning rate the schedule starts from (the optimiser's lr at construction).
+  void set_base_lr(double lr);
 
   // Trains until max_iterations or early stopping, then restores the best weights (if
   // keep_best) and computes statistics() on the validation set (else fresh simulations).
