@@ -11,6 +11,7 @@ void register_search(CLI::App& app);
 void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_imnn(CLI::App& app);
+void register_info(CLI::App& app);
 
 // Exit codes: 0 success, 1 run-time failure, 2 bad input (config, data, arguments).
 inline constexpr int kExitBadInput = 2;
