@@ -55,10 +55,9 @@ void print_text(const nlohmann::json& j) {
   std::printf("SIMD         %d-bit FMA%s; trusty compiled for %d-bit vectors\n", m["simd_bits"].get<int>(),
               m["avx512f"].get<bool>() ? " (AVX-512)" : m["avx2"].get<bool>() ? " (AVX2)" : "", m["build_simd_bits"].get<int>());
   const int core_bits = m["blas_core_bits"].get<int>();
-  std::printf("BLAS         %s, kernels %s (%s), %d OpenBLAS thread%s; trusty splits large products over %d\n",
+  std::printf("BLAS         %s, kernels %s (%s); OpenBLAS's own threads %d (trusty runs it on 1 and splits large products itself over a run's threads)\n",
               m["blas"].get<std::string>().c_str(), m["blas_core"].get<std::string>().c_str(),
-              core_bits ? (std::to_string(core_bits) + "-bit").c_str() : "width unknown", m["blas_threads"].get<int>(),
-              m["blas_threads"].get<int>() == 1 ? "" : "s", m["trusty_threads"].get<int>());
+              core_bits ? (std::to_string(core_bits) + "-bit").c_str() : "width unknown", m["blas_threads"].get<int>());
   std::printf("             config: %s\n", m["blas_config"].get<std::string>().c_str());
   std::string env;
   for (const auto& [k, v] : m["env"].items()) env += (env.empty() ? "" : ", ") + k + "=" + v.get<std::string>();
@@ -123,9 +122,10 @@ void register_info(CLI::App& app) {
       j["sgemm"].push_back(core::to_json(core::probe_sgemm(kGemmM, kGemmN, kGemmK, 1, seconds / 8, p)));
       if (m.cores > 1) j["sgemm"].push_back(core::to_json(core::probe_sgemm(kGemmM, kGemmN, kGemmK, 2, seconds / 8, p)));
     }
-    for (const auto& warning : m.warnings) std::fprintf(stderr, "trusty: warning: %s\n", warning.c_str());
     if (json) std::printf("%s\n", j.dump(2).c_str());
     else print_text(j);
+    std::fflush(stdout);  // the warnings after the description, also when both go to one pipe
+    for (const auto& warning : m.warnings) std::fprintf(stderr, "trusty: warning: %s\n", warning.c_str());
   });
 }
 

@@ -210,7 +210,10 @@ GemmRate probe_sgemm(int64_t m, int64_t n, int64_t k, int threads, double second
   kernels::set_parallel_threads(split_before);
   GemmRate g{.m = m, .n = n, .k = k, .threads = threads};
   g.gflops = 2.0 * static_cast<double>(m) * static_cast<double>(n) * static_cast<double>(k) * calls_per_second / 1e9;
-  const double p = peak.peak("f32", 1) * threads;
+  // The all-core peak as measured when the probe ran that many threads (cores may share FMA
+  // units: SMT siblings), else the one-core peak times the threads.
+  const double measured = peak.peak("f32", threads);
+  const double p = measured > 0 ? measured : peak.peak("f32", 1) * threads;
   g.fraction_of_peak = p > 0 ? g.gflops / p : 0;
   return g;
 }

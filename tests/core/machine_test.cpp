@@ -73,36 +73,37 @@ TEST(Machine, DescribesThisProcess) {
 
 TEST(PeakProbe, RatesArePositiveAndPhysicallyPossible) {
   const auto m = machine_info();
-  const auto p = probe_peak(0.5);
-  // The clock from a chain of one-cycle adds: any x86 core of the last 20 years runs in
-  // [0.5, 7] GHz; a loop the compiler removed or folded would give an absurd figure.
-  EXPECT_GT(p.clock_ghz, 0.5);
-  EXPECT_LT(p.clock_ghz, 7.0);
-  if (m.avx2 && m.fma) {
-    // A dependent FMA takes 3-6 cycles on every core with FMA3.
-    EXPECT_GT(p.fma_latency_cycles, 2.0);
-    EXPECT_LT(p.fma_latency_cycles, 8.0);
+  // Other processes on the machine can only lower a measured rate (and so raise or lower the
+  // ratios below): a check that fails from load is retried, up to three probes, while a wrong
+  // kernel (one the compiler shortened, f64 lanes counted as f32) fails every probe.
+  PeakProbe p;
+  bool plausible = false;
+  for (int attempt = 0; attempt < 3 && !plausible; ++attempt) {
+    p = probe_peak(1.0);
+    // The clock from a chain of one-cycle adds: x86 cores run in [0.5, 7] GHz. A dependent
+    // FMA takes 3-6 cycles on every core with FMA3. f64 vectors hold half the lanes of f32
+    // ones and x86 cores issue f32 and f64 FMAs at the same rate: f64 runs at half the f32
+    // rate, 0.75 leaves a 50 % margin.
+    plausible = p.clock_ghz > 0.5 && p.clock_ghz < 7.0 &&
+                (!(m.avx2 && m.fma) || (p.fma_latency_cycles > 2.0 && p.fma_latency_cycles < 8.0 &&
+                                        p.peak("f64", 1) < 0.75 * p.peak("f32", 1)));
   }
+  EXPECT_TRUE(plausible) << to_json(p).dump(2);
   int ran = 0;
   for (const auto& r : p.rates) {
     EXPECT_EQ(r.available, r.bits == 512 ? m.avx512f : m.avx2 && m.fma);
     if (!r.available) continue;
     ++ran;
     const int lanes = r.bits / (r.dtype == "f32" ? 32 : 64);
-    // No x86 core issues more than 4 FMA instructions per cycle (current ones: 2), so a
-    // thread cannot exceed 4 × lanes × 2 flops per cycle: a kernel the compiler shortened
-    // would. Loosely from below: at least an eighth of one FMA per cycle.
-    EXPECT_GT(r.flops_per_cycle, 0.125 * lanes * 2) << r.dtype << " " << r.bits << " " << r.threads;
-    EXPECT_LT(r.flops_per_cycle, 4.0 * lanes * 2) << r.dtype << " " << r.bits << " " << r.threads;
+    // Whatever the load: no x86 core issues more than 4 FMA instructions per cycle (current
+    // ones: 2) nor runs above 7 GHz, so a thread cannot exceed 4 × lanes × 2 flops × 7 GHz;
+    // a kernel the compiler shortened would.
+    EXPECT_GT(r.gflops, 0) << r.dtype << " " << r.bits << " " << r.threads;
+    EXPECT_LT(r.gflops / r.threads, 4.0 * lanes * 2 * 7.0) << r.dtype << " " << r.bits << " " << r.threads;
     std::printf("[ figures  ] %s %d-bit on %d thread(s): %.1f GFLOP/s, %.1f flops/cycle/core\n", r.dtype.c_str(), r.bits, r.threads,
                 r.gflops, r.flops_per_cycle);
   }
   EXPECT_EQ(ran > 0, m.avx2 && m.fma);
-  // f64 vectors hold half the lanes of f32 ones and every x86 core issues f32 and f64 FMAs at
-  // the same rate, so f64 runs at half the f32 rate. Each rate is in thread CPU time
-  // (peak.hpp), so other processes on the machine do not lower one more than the other;
-  // 0.75 leaves a 50 % margin over 0.5 for what they still perturb (caches, clock).
-  if (m.avx2 && m.fma) EXPECT_LT(p.peak("f64", 1), 0.75 * p.peak("f32", 1));
   std::printf("[ figures  ] clock %.2f GHz, FMA latency %.1f cycles, f32 peak %.1f GFLOP/s/core, probe %.2f s\n", p.clock_ghz,
               p.fma_latency_cycles, p.peak("f32", 1), p.seconds);
 }
@@ -113,7 +114,9 @@ TEST(PeakProbe, SgemmRateIsAFractionOfThePeak) {
   EXPECT_GT(g.gflops, 0);
   // A GEMM cannot beat the FMA peak it is made of; 1.3 allows for the two being timed apart
   // (the clock may differ between the runs).
-  if (p.peak("f32", 1) > 0) EXPECT_LT(g.fraction_of_peak, 1.3);
+  if (p.peak("f32", 1) > 0) {
+    EXPECT_LT(g.fraction_of_peak, 1.3);
+  }
   std::printf("[ figures  ] sgemm 128x784 . 784x512 on one thread: %.1f GFLOP/s, %.0f %% of the f32 peak\n", g.gflops,
               100 * g.fraction_of_peak);
   EXPECT_THROW(probe_peak(0), std::invalid_argument);

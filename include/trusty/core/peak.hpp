@@ -47,7 +47,7 @@ struct GemmRate {
   int64_t m = 0, n = 0, k = 0;
   int threads = 1;
   double gflops = 0;
-  double fraction_of_peak = 0;  // of probe.peak("f32", 1) × threads
+  double fraction_of_peak = 0;  // of peak.peak("f32", threads), else peak.peak("f32", 1) × threads
 };
 
 // sgemm C[m,n] = A[m,k] · B[k,n] as trusty runs it: OpenBLAS on one thread (threads = 1,
