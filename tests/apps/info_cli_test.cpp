@@ -91,7 +91,9 @@ TEST(InfoCli, WarnsAboutNarrowBlasKernelsFromTheEnvironment) {
   const bool warned = r.out.find("trusty: warning: OPENBLAS_CORETYPE=Haswell is set in the environment") != std::string::npos;
   EXPECT_EQ(warned, narrow) << r.out;
   EXPECT_EQ(j["machine"]["warnings"].size() > 0, narrow) << r.out;
-  if (narrow) EXPECT_NE(r.out.find("unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE"), std::string::npos) << r.out;
+  if (narrow) {
+    EXPECT_NE(r.out.find("unset OPENBLAS_CORETYPE and OPENBLAS_L2_SIZE"), std::string::npos) << r.out;
+  }
   // Without the overrides (a bare name unsets it in run_trusty's putenv) no warning blames
   // the environment; OpenBLAS picks the kernels for this CPU itself.
   const auto u = run_trusty({"info", "--json"}, {"OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"});
