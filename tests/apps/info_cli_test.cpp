@@ -70,8 +70,9 @@ TEST(InfoCli, BriefProbe) {
   ASSERT_TRUE(j.contains("probe")) << r.out;
   EXPECT_GT(j["probe"]["clock_ghz"].get<double>(), 0);
   EXPECT_GT(j["probe"]["peak_gflops"]["f32_1"].get<double>(), 0);
-  // The probe and both sgemm rates within a few times the time asked for.
-  EXPECT_LT(j["probe"]["seconds"].get<double>(), 2.0);
+  // Brief: within ten times the time asked for (the slices end on wall time, their
+  // calibration on CPU time, which a loaded machine stretches).
+  EXPECT_LT(j["probe"]["seconds"].get<double>(), 4.0);
   ASSERT_GE(j["sgemm"].size(), 1u);
   EXPECT_GT(j["sgemm"][0]["gflops"].get<double>(), 0);
   EXPECT_GT(j["sgemm"][0]["fraction_of_peak"].get<double>(), 0);
