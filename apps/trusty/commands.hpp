@@ -11,6 +11,7 @@ void register_search(CLI::App& app);
 void register_data(CLI::App& app);
 void register_sample(CLI::App& app);
 void register_imnn(CLI::App& app);
+void register_info(CLI::App& app);
 
 // Reads and checks a `trusty imnn` config (every key, type, range and choice) without running
 // it; throws std::invalid_argument naming the file and key (for the fuzz target).

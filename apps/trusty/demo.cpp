@@ -138,7 +138,7 @@ int run_demo(const std::string& out, bool quick) {
   std::printf("   held-out R² = %.5f\n", q["test_r2"].get<double>());
   summary["quadratic"] = q;
   summary["bnn_gap"] = bayesian_network(out, quick);
-  write_json(out + "/results.json", summary);
+  write_results(out, summary);
   std::printf("\nResults: %s/results.json; run directories %s/mnist, %s/quadratic and %s/bnn_gap\n", out.c_str(), out.c_str(),
               out.c_str(), out.c_str());
   return 0;

@@ -304,7 +304,7 @@ nlohmann::json run_imnn_spec(const ImnnSpec& spec, const std::string& out, bool 
   t.save_checkpoint(ckpt);
   imnn::write_history_csv(out + "/history.csv", t.history());
   save_model(out + "/model.npz", *net);
-  write_json(out + "/results.json", r);
+  write_results(out, r);
   return r;
 }
 }  // namespace

@@ -34,6 +34,7 @@ int run(int argc, char** argv) {
   trusty::apps::register_data(app);
   trusty::apps::register_sample(app);
   trusty::apps::register_imnn(app);
+  trusty::apps::register_info(app);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

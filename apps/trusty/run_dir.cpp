@@ -1,5 +1,6 @@
 #include "run_dir.hpp"
 
+#include "trusty/core/machine.hpp"
 #include "trusty/io/module_npz.hpp"
 
 #include <stdexcept>
@@ -9,6 +10,11 @@ namespace trusty::apps {
 void write_json(const std::string& path, const nlohmann::json& j) {
   const std::string s = j.dump(2) + "\n";
   io::write_file_atomic(path, std::span<const char>(s.data(), s.size()));
+}
+
+void write_results(const std::string& dir, nlohmann::json j) {
+  j["machine"] = core::short_json(core::machine_info());
+  write_json(dir + "/results.json", j);
 }
 
 namespace {

@@ -133,7 +133,7 @@ nlohmann::json run_sample(const SampleSpec& spec, const std::string& out, bool r
     auto extra = model.after(chains, out);
     for (auto& [k, v] : extra.items()) r[k] = v;
   }
-  write_json(out + "/results.json", r);
+  write_results(out, r);
   return r;
 }
 

@@ -223,7 +223,7 @@ void register_search(CLI::App& app) {
     RunSpec spec = parse_run(root, false);
     fs::create_directories(out);
     auto r = spec.dtype == "float64" ? search_run<double>(spec, root, st, out) : search_run<float>(spec, root, st, out);
-    write_json(out + "/results.json", r);
+    write_results(out, r);
     std::printf("%s\n", r["best"].dump(2).c_str());
   });
 }

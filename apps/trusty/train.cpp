@@ -94,7 +94,7 @@ nlohmann::json train_run(const RunSpec& spec, const std::string& out, bool resum
 nlohmann::json train_spec(const RunSpec& spec, const std::string& out, bool resume, bool verbose) {
   fs::create_directories(out);
   auto r = spec.dtype == "float64" ? train_run<double>(spec, out, resume, verbose) : train_run<float>(spec, out, resume, verbose);
-  write_json(out + "/results.json", r);
+  write_results(out, r);
   return r;
 }
 

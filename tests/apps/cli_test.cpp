@@ -43,6 +43,11 @@ TEST(Cli, TrainWritesResultsHistoryAndModel) {
   EXPECT_EQ(j["test_accuracy"], 1.0);
   EXPECT_EQ(j["epochs"], 300);
   EXPECT_GT(j["train_samples_per_second"].get<double>(), 0);
+  // The short machine description every results.json carries (core/machine.hpp).
+  ASSERT_TRUE(j.contains("machine")) << j.dump();
+  EXPECT_GE(j["machine"]["cores"].get<int>(), 1);
+  EXPECT_FALSE(j["machine"]["blas_core"].get<std::string>().empty());
+  EXPECT_TRUE(j["machine"]["env"].is_object());
   EXPECT_TRUE(fs::exists(d + "/run/history.csv"));
   auto z = trusty::io::read_npz(d + "/run/model.npz");
   EXPECT_EQ(z.at("param/0.weight").shape, (std::vector<int64_t>{2, 8}));
