@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "trusty/core/ops.hpp"
 #include "trusty/core/rng.hpp"
 
 namespace trusty::sim {
@@ -17,6 +18,13 @@ double variance(std::span<const double> theta, size_t k, const char* who) {
     throw std::invalid_argument(std::string(who) + ": the variance θ[" + std::to_string(k) + "] must be positive, got " +
                                 std::to_string(theta[k]));
   return theta[k];
+}
+// The white noise z of simulation `index`, drawn as draw() draws it.
+core::Var<double> noise(int64_t n, uint64_t seed, int64_t index) {
+  core::Rng rng(seed, static_cast<uint64_t>(index));
+  Tensor<double> z(Shape{n});
+  for (auto& v : z.span()) v = rng.normal();
+  return core::constant(z);
 }
 void draw(double mu, double var, uint64_t seed, int64_t index, std::span<double> out) {
   core::Rng rng(seed, static_cast<uint64_t>(index));
@@ -50,6 +58,13 @@ bool GaussianVariance::simulate_gradient(std::span<const double> theta, uint64_t
   return true;
 }
 
+// d = √Σ z.
+core::Var<double> GaussianVariance::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  check_tape_theta(*this, theta);
+  variance(std::span<const double>(theta.data(), static_cast<size_t>(theta.numel())), 0, "gaussian_variance");
+  return core::sqrt(theta) * noise(n_, seed, index);
+}
+
 GaussianMeanVariance::GaussianMeanVariance(int64_t n_data) : n_(n_data) { require_n(n_, "GaussianMeanVariance"); }
 
 void GaussianMeanVariance::simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
@@ -70,6 +85,13 @@ std::optional<std::vector<double>> GaussianMeanVariance::score(std::span<const d
     s2 += (x - theta[0]) * (x - theta[0]);
   }
   return std::vector<double>{s1 / v, -static_cast<double>(n_) / (2 * v) + s2 / (2 * v * v)};
+}
+
+// d = μ + √Σ z.
+core::Var<double> GaussianMeanVariance::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  check_tape_theta(*this, theta);
+  variance(std::span<const double>(theta.data(), static_cast<size_t>(theta.numel())), 1, "gaussian_mean_variance");
+  return core::slice(theta, 0, 0, 1) + core::sqrt(core::slice(theta, 0, 1, 2)) * noise(n_, seed, index);
 }
 
 // d = μ + √Σ z: ∂d/∂μ = 1, ∂d/∂Σ = (d − μ)/(2Σ); layout [n, 2].

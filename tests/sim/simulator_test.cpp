@@ -174,8 +174,11 @@ TEST(Simulator, GaussianGradientsMatchSeedMatchedDifferences) {
   ASSERT_TRUE(v.simulate_gradient(std::vector<double>{2.0}, 4, 6, gv));
   auto dp = one(v, {2.0 + h}, 4, 6), dm = one(v, {2.0 - h}, 4, 6);
   for (size_t i = 0; i < 10; ++i) EXPECT_NEAR(gv[i], (dp[i] - dm[i]) / (2 * h), 1e-8);
-  sim::GaussianField f(8);  // no dd/dθ: mode 2 must be refused, not silently zero
-  std::vector<double> gf(128);
+  // No dd/dθ and no tape form: mode 2 must be refused, not silently zero.
+  sim::FunctionSimulator f("plain", 2, core::Shape{4}, [](std::span<const double>, uint64_t, int64_t, std::span<double> out) {
+    for (auto& x : out) x = 1;
+  });
+  std::vector<double> gf(8);
   EXPECT_FALSE(f.simulate_gradient(std::vector<double>{1.0, 2.0}, 0, 0, gf));
 }
 
