@@ -10,7 +10,7 @@
 // Ops with a tangent rule: add, sub, mul, div (broadcasting), neg, add_scalar, scale,
 // rdiv_scalar, exp, log, log1p, sqrt, pow, abs, square, tanh, sigmoid, softplus, relu,
 // leaky_relu, elu, erf, erfc, clamp, where; sum, mean; reshape, slice, permute, transpose,
-// gather, concat; matmul, linear (with or without bias and fused activation), dot; fftn,
+// gather, concat; matmul, linear (with or without bias and fused activation), mlp, dot; fftn,
 // ifftn, rfftn, irfftn; conv (along x, w and b; fused ReLU and fused max pooling), max_pool
 // (the tangent at each window's maximum), avg_pool.
 // Any other op on the path from x to f(x) throws std::logic_error naming it.
