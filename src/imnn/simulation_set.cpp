@@ -1,5 +1,6 @@
 #include "trusty/imnn/simulation_set.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -113,10 +114,20 @@ Tensor<double> simulate_gradients(const sim::Simulator& s, std::span<const doubl
   shape.insert(shape.begin(), n);
   shape.push_back(s.n_params());
   Tensor<double> g{Shape(std::span<const int64_t>(shape))};
+  if (autodiff) {  // blocks of simulations, one batched tape and p jvps per block
+    constexpr int64_t kBlock = 64;
+    sim::parallel_for((n + kBlock - 1) / kBlock, threads, [&](int64_t b) {
+      const int64_t a = b * kBlock, m = std::min(n, a + kBlock) - a;
+      std::span<double> out(g.data() + a * per, static_cast<size_t>(m * per));
+      sim::tape_gradients(s, theta_fid, seed, first + a, m, out);
+      sim::check_finite(out, "dd/dθ of simulations " + std::to_string(first + a) + " .. " + std::to_string(first + a + m - 1) + " of '" +
+                                 s.name() + "'");
+    });
+    return g;
+  }
   sim::parallel_for(n, threads, [&](int64_t i) {
     std::span<double> out(g.data() + i * per, static_cast<size_t>(per));
-    if (autodiff) sim::tape_gradient(s, theta_fid, seed, first + i, out);
-    else if (!s.simulate_gradient(theta_fid, seed, first + i, out))
+    if (!s.simulate_gradient(theta_fid, seed, first + i, out))
       throw std::invalid_argument("simulator '" + s.name() + "' gives no dd/dθ: use seed-matched derivatives (mode 1)");
     sim::check_finite(out, "dd/dθ of simulation " + std::to_string(first + i) + " of '" + s.name() + "'");
   });

@@ -20,6 +20,7 @@ class GaussianVariance final : public Simulator {
   bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
   bool has_tape() const override { return true; }
   core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
 
  private:
   int64_t n_;
@@ -37,6 +38,7 @@ class GaussianMeanVariance final : public Simulator {
   bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
   bool has_tape() const override { return true; }
   core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
 
  private:
   int64_t n_;

@@ -32,6 +32,7 @@ class GaussianField final : public Simulator {
   // δ = irfftn(√P · rfftn(w)) with √P(k) = √A exp(−B ln k / 2) built from θ by ops.
   bool has_tape() const override { return true; }
   core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
   int64_t n() const { return n_; }
 
  private:
@@ -56,6 +57,7 @@ class LognormalField final : public Simulator {
   std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const override;
   bool has_tape() const override { return true; }
   core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
 
  private:
   GaussianField field_;

@@ -46,6 +46,10 @@ class Simulator {
   // has_tape() says whether simulate_tape is implemented (the default throws std::logic_error).
   virtual bool has_tape() const { return false; }
   virtual core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const;
+  // Simulations first .. first+n−1 on the tape as one [n, *data_shape] Var. By default the
+  // per-index forms stacked; the built-ins record the whole batch with a few batched ops
+  // (one jvp per parameter then serves many simulations).
+  virtual core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const;
   int64_t data_size() const;  // data_shape().numel()
 };
 
@@ -83,6 +87,9 @@ Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta,
 // vector of θ (n_params passes beat one reverse pass per datum). Throws
 // std::invalid_argument naming the simulator when it has no tape form.
 void tape_gradient(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out);
+// The same for simulations first .. first+n−1 at once (simulate_tape_batch), into out
+// [n, *data_shape, n_params].
+void tape_gradients(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n, std::span<double> out);
 
 // Checks a tape form's θ: a Var of shape [n_params] with values simulate() accepts.
 void check_tape_theta(const Simulator& s, const core::Var<double>& theta);
