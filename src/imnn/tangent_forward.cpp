@@ -131,6 +131,8 @@ TangentOutputs forward_with_tangents_jvp(nn::Module<double>& net, const Var<doub
   try {
     auto [xt, dx] = core::jvp<double>(f, core::gather(data, 0, owner), tangents);
     return {x, dx};
+  } catch (const std::invalid_argument&) {
+    throw;
   } catch (const std::logic_error& e) {  // an op without a tangent rule
     throw std::invalid_argument("forward_with_tangents: " + net.describe() + " cannot carry input tangents: " + e.what());
   }

@@ -168,3 +168,18 @@ TEST(TangentForward, AutodiffModeLossPassesTheCheckerForAnMlpAndACnn) {
                 net->describe().c_str(), loss, r.max_error);
   }
 }
+
+// A network with an op that has no tangent rule (softmax) is refused naming the op.
+TEST(TangentForward, AnOpWithoutATangentRuleIsNamed) {
+  auto net = nn::make_mlp<double>({4, 3, 2}, {.activation = "softmax"});
+  net->finalize(0);
+  EXPECT_FALSE(imnn::layerwise_tangents(*net));
+  core::GradScope<double> scope;
+  const std::vector<int64_t> owner{0};
+  try {
+    imnn::forward_with_tangents(*net, imnn::parameters_leaf(*net), core::constant(random({2, 4}, 1)), core::constant(random({1, 4}, 2)), owner);
+    FAIL();
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("softmax"), std::string::npos) << e.what();
+  }
+}
