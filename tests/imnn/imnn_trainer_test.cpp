@@ -261,6 +261,9 @@ TEST(ImnnTrainer, ChunkedGradientOfACnnInAutodiffModeMatchesCentralDifferences) 
   o.derivatives = imnn::TrainOptions::Derivatives::autodiff;
   imnn::ImnnTrainer t(*net, opt, o);
   const auto set = imnn::simulate_gradient_set(g, theta, 4, 0, 60, 40, 1, true);
+  const auto two = imnn::simulate_gradients(g, theta, 4, 0, 150, 2, true);  // blocks of 64 on 2 threads: the same bits
+  const auto one = imnn::simulate_gradients(g, theta, 4, 0, 150, 1, true);
+  EXPECT_EQ(two.to_vector(), one.to_vector());
   const double loss0 = t.step_statistics(set, true).loss;
   auto w = net->parameters();
   const std::vector<double> w0(w.begin(), w.end()), grad(net->gradients().begin(), net->gradients().end());

@@ -142,7 +142,10 @@ TEST(TangentForward, AutodiffModeLossPassesTheCheckerForAnMlpAndACnn) {
   cases.push_back({&gauss, {0.0, 1.0}, nn::make_mlp<double>({10, 6, 2}, {.activation = "elu"})});
   cases.back().net->finalize(7);
   cases.push_back({&field, {1.0, 2.0}, small_cnn(8, 7)});
-  for (auto& [s, theta, net] : cases) {
+  for (auto& c : cases) {  // no structured bindings: the lambda below uses them (Clang 14 refuses that)
+    const sim::Simulator* s = c.s;
+    const std::vector<double>& theta = c.theta;
+    nn::Sequential<double>* net = c.net.get();
     const int64_t ns = 30, nd = 15, p = 2;
     const auto set = imnn::simulate_gradient_set(*s, theta, 5, 0, ns, nd, 1, true);
     const Tensor<double> data = set.fiducial.contiguous().reshape(Shape{ns, s->data_size()}), dd = set.tangents();
