@@ -80,12 +80,17 @@ void parse_imnn(const io::Config& root, ImnnSpec& s) {
   auto& o = s.train;
   o.theta_fid = doubles(t, "theta_fid", 0);
   if (o.theta_fid.empty()) t.fail("theta_fid", "expected one fiducial value per parameter");
-  if (s.gradients.empty() || t.has("delta_theta")) o.delta_theta = doubles(t, "delta_theta", o.theta_fid.size());
+  const bool npy_gradients = !s.gradients.empty();
+  const auto mode = t.get_choice("derivatives", {"seed_matched", "gradient", "autodiff"}, npy_gradients ? "gradient" : "seed_matched");
+  if ((s.gradients.empty() && mode != "autodiff") || t.has("delta_theta")) o.delta_theta = doubles(t, "delta_theta", o.theta_fid.size());
   for (double d : o.delta_theta)
     if (!(d > 0)) t.fail("delta_theta", "expected positive finite-difference steps, got " + std::to_string(d));
-  const bool npy_gradients = !s.gradients.empty();
-  const auto mode = t.get_choice("derivatives", {"seed_matched", "gradient"}, npy_gradients ? "gradient" : "seed_matched");
-  o.derivatives = mode == "gradient" ? imnn::TrainOptions::Derivatives::gradient : imnn::TrainOptions::Derivatives::seed_matched;
+  o.derivatives = mode == "gradient"   ? imnn::TrainOptions::Derivatives::gradient
+                  : mode == "autodiff" ? imnn::TrainOptions::Derivatives::autodiff
+                                       : imnn::TrainOptions::Derivatives::seed_matched;
+  if (s.simulator == "npy" && mode == "autodiff")
+    t.fail("derivatives", "'autodiff' differentiates a simulator written with trusty's ops; [simulator] name = \"npy\" has none "
+                          "(expected \"seed_matched\" with derivatives files or \"gradient\" with gradients files)");
   if (s.simulator == "npy" && npy_gradients != (mode == "gradient"))
     t.fail("derivatives", "'" + mode + "' does not match the [simulator] files (" + (npy_gradients ? "gradients" : "derivatives") + " given)");
   o.n_s = t.get_int("n_s", 1000);
@@ -200,13 +205,17 @@ Sources prepare(const ImnnSpec& s) {
     src.data_size = src.train->data_size();
     return src;
   }
-  const bool mode2 = o.derivatives == imnn::TrainOptions::Derivatives::gradient;
+  const bool mode2 = o.derivatives != imnn::TrainOptions::Derivatives::seed_matched;
+  const bool autodiff = o.derivatives == imnn::TrainOptions::Derivatives::autodiff;
   src.simulator = make_simulator(s);
   if (src.simulator->n_params() != static_cast<int64_t>(o.theta_fid.size()))
     throw io::ConfigError(where + ": simulator '" + src.simulator->name() + "' takes " + std::to_string(src.simulator->n_params()) +
                           " parameters, got " + std::to_string(o.theta_fid.size()));
+  if (autodiff && !src.simulator->has_tape())
+    throw io::ConfigError(s.config_path + ": [imnn] derivatives: 'autodiff' needs a simulator written with trusty's ops; '" +
+                          src.simulator->name() + "' has none (expected \"seed_matched\" or \"gradient\")");
   auto make = [&](int64_t first, int64_t n_s, int64_t n_d) {
-    return mode2 ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, first, n_s, n_d, o.threads)
+    return mode2 ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, first, n_s, n_d, o.threads, autodiff)
                  : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, first, n_s, n_d, o.threads);
   };
   if (!s.fresh) src.train = make(0, o.n_s, o.n_d);
@@ -243,8 +252,9 @@ nlohmann::json results(const ImnnSpec& spec, const Sources& src, imnn::ImnnTrain
     }
   if (src.simulator && spec.test) {  // held out: fresh simulations no step has seen
     const auto& o = spec.train;
-    auto test = o.derivatives == imnn::TrainOptions::Derivatives::gradient
-                    ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, kTestFirst, spec.test, spec.test, o.threads)
+    auto test = o.derivatives != imnn::TrainOptions::Derivatives::seed_matched
+                    ? imnn::simulate_gradient_set(*src.simulator, o.theta_fid, o.seed, kTestFirst, spec.test, spec.test, o.threads,
+                                                  o.derivatives == imnn::TrainOptions::Derivatives::autodiff)
                     : imnn::simulate_set(*src.simulator, o.theta_fid, o.delta_theta, o.seed, kTestFirst, spec.test, spec.test, o.threads);
     auto ts = t.evaluate(test);
     r["test_simulations"] = spec.test;

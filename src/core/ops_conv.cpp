@@ -10,6 +10,8 @@
 #include "trusty/core/kernels/blas.hpp"
 #include "trusty/core/kernels/parallel.hpp"
 #include "trusty/core/kernels/reduce.hpp"
+#include "trusty/core/ops.hpp"
+#include "tangent_util.hpp"
 
 namespace trusty::core {
 
@@ -219,6 +221,10 @@ struct ConvNode final : Node<T> {
   T* cols;     // im2col path: [Cin·K, B·L], kept for dW
   bool relu;   // fused ReLU on the output
   uint8_t* arg;  // fused max pooling (shifted path): each output's argmax within its window
+  ConvSpec spec;  // as given (for the tangent rule)
+  // Linear in x, in w and in b separately: ẏ = conv(ẋ, w) + conv(x, ẇ) + ḃ, then the fused
+  // ReLU's mask (output > 0) and the fused pooling's selection of each window's maximum.
+  Node<T>* tangent(TangentMap<T>& t) override;
   void backward() override {
     Node<T>*x = this->in[0], *w = this->in[1], *b = this->in[2];
     const T* gy = this->grad;
@@ -283,6 +289,7 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   node->xp = node->cols = nullptr;
   node->arg = nullptr;
   node->relu = spec.relu;
+  node->spec = spec;
   const Geometry& G = node->g;
   const T* bias = b ? b->data() : nullptr;
   auto finish = [&] {
@@ -312,6 +319,68 @@ Var<T> conv_impl(const Var<T>& x, const Var<T>& w, const Var<T>* b, const ConvSp
   kernels::gemm(false, false, G.cout, BL, CK, T(1), w.data(), CK, node->cols, BL, b ? T(1) : T(0), yc, BL);
   columns_to_batch(yc, node->val, G.batch, G.cout, L);
   return finish();
+}
+
+// The flat index into the unpooled output y [B, Cout, *out] of each window's maximum
+// (window = stride = pool on the first `dims` spatial axes), NaN winning as in max_pool.
+template <class T>
+std::vector<int64_t> window_argmax(const Geometry& g, int64_t pool, const T* y) {
+  std::array<int64_t, 3> o{1, 1, 1}, w{1, 1, 1};
+  for (int d = 0; d < 3; ++d) {
+    w[static_cast<size_t>(d)] = d < g.dims ? pool : 1;
+    o[static_cast<size_t>(d)] = g.out[static_cast<size_t>(d)] / w[static_cast<size_t>(d)];
+  }
+  std::vector<int64_t> idx;
+  idx.reserve(static_cast<size_t>(g.batch * g.cout * o[0] * o[1] * o[2]));
+  for (int64_t bc = 0; bc < g.batch * g.cout; ++bc)
+    for (int64_t p0 = 0; p0 < o[0]; ++p0)
+      for (int64_t p1 = 0; p1 < o[1]; ++p1)
+        for (int64_t p2 = 0; p2 < o[2]; ++p2) {
+          int64_t best = -1;
+          for (int64_t a = 0; a < w[0]; ++a)
+            for (int64_t c = 0; c < w[1]; ++c)
+              for (int64_t e = 0; e < w[2]; ++e) {
+                const int64_t i = ((bc * g.out[0] + p0 * w[0] + a) * g.out[1] + p1 * w[1] + c) * g.out[2] + p2 * w[2] + e;
+                if (best < 0 || y[i] > y[best] || y[i] != y[i]) best = i;
+              }
+          idx.push_back(best);
+        }
+  return idx;
+}
+
+template <class T>
+Node<T>* ConvNode<T>::tangent(TangentMap<T>& t) {
+  Var<T> tx = detail::tangent_of(t, this->in[0]), tw = detail::tangent_of(t, this->in[1]), tb = detail::tangent_of(t, this->in[2]);
+  if (!tx && !tw && !tb) return nullptr;
+  ConvSpec lin = spec;
+  lin.relu = false;
+  lin.pool = 0;
+  Var<T> x(this->in[0]), w(this->in[1]), d;
+  if (tx) d = conv(tx, w, lin);
+  if (tw) d = d ? add(d, conv(x, tw, lin)) : conv(x, tw, lin);
+  if (tb) {
+    std::vector<int64_t> bs(static_cast<size_t>(g.dims + 2), 1);
+    bs[1] = g.cout;
+    auto b = reshape(tb, Shape(std::span<const int64_t>(bs)));
+    if (d) d = add(d, b);
+    else {
+      std::vector<int64_t> full = {g.batch, g.cout};
+      for (int a = 0; a < g.dims; ++a) full.push_back(g.out[static_cast<size_t>(a)]);
+      d = detail::broadcast_to(b, Shape(std::span<const int64_t>(full)));
+    }
+  }
+  if (spec.pool > 0 && this->shape != d.shape()) {  // fused pooling: the unpooled output again, as values
+    ConvSpec unpooled = spec;
+    unpooled.pool = 0;
+    auto value = [](const Node<T>* a) { return constant(Tensor<T>(a->shape, std::span<const T>(a->val, static_cast<size_t>(a->n)))); };
+    Var<T> y = this->in[2] ? conv(value(this->in[0]), value(this->in[1]), value(this->in[2]), unpooled)
+                           : conv(value(this->in[0]), value(this->in[1]), unpooled);
+    if (spec.relu) d = mul(d, detail::constant_map(y.node(), [](T v) { return v > T(0) ? T(1) : T(0); }));
+    const auto idx = window_argmax(g, spec.pool, y.data());
+    return reshape(gather(reshape(d, Shape{d.numel()}), 0, std::span<const int64_t>(idx)), this->shape).node();
+  }
+  if (spec.relu) d = mul(d, detail::constant_map(this, [](T v) { return v > T(0) ? T(1) : T(0); }));
+  return d.node();
 }
 
 }  // namespace

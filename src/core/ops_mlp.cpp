@@ -21,6 +21,8 @@
 #include "kernels/simd.hpp"
 #include "linear_act.hpp"
 #include "trusty/core/kernels/vmath.hpp"
+#include "tangent_util.hpp"
+#include "trusty/core/jvp.hpp"
 #include "trusty/core/ops.hpp"
 
 namespace trusty::core {
@@ -297,6 +299,21 @@ struct MlpNode final : Node<T> {
   T** acts = nullptr;               // A_0 .. A_{L-1}, each d_l × P, in the arena
   LinearAct act = LinearAct::none;
   bool consumed = false;  // backward has run (and reused acts)
+  // Forward mode: the tangent of the chain of linear() nodes it replaces (mlp_reference),
+  // whose ops have tangent rules: a jvp along x' plus one along the parameters'.
+  Node<T>* tangent(TangentMap<T>& t) override {
+    Var<T> tx = detail::tangent_of(t, this->in[0]), tp = detail::tangent_of(t, this->in[1]);
+    if (!tx && !tp) return nullptr;
+    const std::span<const int64_t> w(widths, static_cast<size_t>(L + 1));
+    const LinearAct a = act;
+    Var<T> x(this->in[0]), p(this->in[1]), d;
+    if (tx) d = jvp<T>([&](const Var<T>& v) { return mlp_chain(v, p, w, a); }, x, tx).second;
+    if (tp) {
+      auto e = jvp<T>([&](const Var<T>& q) { return mlp_chain(x, q, w, a); }, p, tp).second;
+      d = d ? add(d, e) : e;
+    }
+    return d.node();
+  }
 
   // dZ_{l-1} = act'(A_{l-1}) ⊙ (W_l dZ_l), or without the derivative for the input: the
   // product with W_l read as W_lᵀ (si = dout, sp = 1), act' applied as each tile is stored.

@@ -3,6 +3,8 @@
 
 #include "trusty/core/conv.hpp"
 #include "trusty/core/kernels/parallel.hpp"
+#include "trusty/core/ops.hpp"
+#include "tangent_util.hpp"
 #include "window_max.hpp"
 
 namespace trusty::core {
@@ -58,6 +60,13 @@ template <class T>
 struct MaxPoolNode final : Node<T> {
   const int64_t* arg;
   int64_t outer;  // each outer slice scatters into its own input slice: safe to split
+  // The tangent at each window's maximum: ẏ_i = ẋ[arg_i].
+  Node<T>* tangent(TangentMap<T>& t) override {
+    Var<T> tx = detail::tangent_of(t, this->in[0]);
+    if (!tx) return nullptr;
+    return reshape(gather(reshape(tx, Shape{tx.numel()}), 0, std::span<const int64_t>(arg, static_cast<size_t>(this->n))), this->shape)
+        .node();
+  }
   void backward() override {
     T* gx = this->in[0]->grad;
     if (!gx) return;
@@ -71,6 +80,11 @@ struct MaxPoolNode final : Node<T> {
 template <class T>
 struct AvgPoolNode final : Node<T> {
   PoolGeom g;
+  int dims;
+  Node<T>* tangent(TangentMap<T>& t) override {  // linear: the same pooling of ẋ
+    Var<T> tx = detail::tangent_of(t, this->in[0]);
+    return tx ? avg_pool(tx, dims, g.win, g.stride).node() : nullptr;
+  }
   void backward() override {
     T* gx = this->in[0]->grad;
     if (!gx) return;
@@ -156,6 +170,7 @@ Var<T> avg_pool(const Var<T>& x, int dims, int64_t window, int64_t stride) {
   auto* node = tape.template make<AvgPoolNode<T>>(Shape(std::span<const int64_t>(od)), x.requires_grad(), "avg_pool");
   node->in = {x.node(), nullptr, nullptr};
   node->g = g;
+  node->dims = dims;
   const T* xv = x.data();
   const T scale = T(1) / static_cast<T>(g.w[0] * g.w[1] * g.w[2]);
   for_each_window(g, [&](int64_t out, int64_t base) {

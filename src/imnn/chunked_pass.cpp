@@ -14,12 +14,6 @@ namespace trusty::imnn {
 namespace {
 using core::Var;
 
-const nn::Sequential<double>& sequential(const nn::Module<double>& net) {
-  auto* s = dynamic_cast<const nn::Sequential<double>*>(&net);
-  if (!s) throw std::invalid_argument("IMNN derivative mode 2 needs an nn::Sequential of Dense and activation layers, got " + net.describe());
-  return *s;
-}
-
 std::vector<int64_t> owners(int64_t nd, int64_t p) {  // tangent row (i, α) belongs to simulation i
   std::vector<int64_t> o(static_cast<size_t>(nd * p));
   for (int64_t r = 0; r < nd * p; ++r) o[static_cast<size_t>(r)] = r / p;
@@ -41,7 +35,7 @@ Tensor<double> tensor(const std::vector<double>& v, const Shape& s) {
 
 // The local simulations as flat rows, read by every chunk of a pass.
 struct Inputs {
-  Tensor<double> fiducial, derivatives;  // [n, D]; mode 1 [n_d·2p, D], mode 2 tangents [n_d·p, D]
+  Tensor<double> fiducial, derivatives;  // [n, D]; mode 1 [n_d·2p, D], modes 2, 3 tangents [n_d·p, D]
   int64_t offset = 0, n_d = 0, p = 0, data = 0;
   bool seed_matched = true;
 
@@ -55,7 +49,7 @@ struct Inputs {
 };
 
 // One chunk's summaries on the current tape: x [b − a, m] and, for its simulations below
-// n_d, the derivative rows d [n·2p, m] (mode 1) or ∂x/∂θ rows [n·p, m] (mode 2).
+// n_d, the derivative rows d [n·2p, m] (mode 1) or ∂x/∂θ rows [n·p, m] (modes 2 and 3).
 struct ChunkVars {
   Var<double> x, d;
   int64_t nd = 0;
@@ -65,7 +59,7 @@ ChunkVars chunk_forward(nn::Module<double>& net, const Inputs& in, int64_t a, in
   const int64_t la = a - in.offset, n = b - a, nd = std::max<int64_t>(0, std::min(b, in.n_d) - a), dr = in.d_rows();
   const Tensor<double> fid = rows(in.fiducial.data(), la, la + n, in.data);
   if (nd > 0 && !in.seed_matched) {
-    auto o = forward_with_tangents(sequential(net), parameters_leaf(net), core::constant(fid),
+    auto o = forward_with_tangents(net, parameters_leaf(net), core::constant(fid),
                                    core::constant(rows(in.derivatives.data(), la * dr, (la + nd) * dr, in.data)), owners(nd, in.p));
     return {o.x, o.dx, nd};
   }

@@ -83,6 +83,9 @@ void ImnnTrainer::set_simulator(const sim::Simulator& s) {
   if (o_.derivatives == TrainOptions::Derivatives::seed_matched && o_.delta_theta.size() != o_.theta_fid.size())
     throw std::invalid_argument("IMNN option delta_theta: expected " + std::to_string(o_.theta_fid.size()) + " values, got " +
                                 std::to_string(o_.delta_theta.size()));
+  if (o_.derivatives == TrainOptions::Derivatives::autodiff && !s.has_tape())
+    throw std::invalid_argument("IMNN option derivatives: \"autodiff\" needs a simulator written with trusty's ops (a tape form); '" +
+                                s.name() + "' has none (use \"seed_matched\" or \"gradient\")");
   sim_ = &s;
 }
 
@@ -116,8 +119,9 @@ LocalSims ImnnTrainer::training_set() {
   const int64_t first = iteration_ * o_.n_s + mine.begin, nd = std::max<int64_t>(0, std::min(mine.end, o_.n_d) - mine.begin);
   fresh_ = SimulationSet{};
   fresh_.fiducial = sim::simulate_batch(*sim_, o_.theta_fid, o_.seed, first, mine.size(), o_.threads);
-  if (o_.derivatives == TrainOptions::Derivatives::gradient) {
-    fresh_.gradients = simulate_gradients(*sim_, o_.theta_fid, o_.seed, first, nd, o_.threads);
+  if (o_.derivatives != TrainOptions::Derivatives::seed_matched) {
+    fresh_.gradients = simulate_gradients(*sim_, o_.theta_fid, o_.seed, first, nd, o_.threads,
+                                          o_.derivatives == TrainOptions::Derivatives::autodiff);
   } else {
     fresh_.derivatives = sim::simulate_derivatives(*sim_, o_.theta_fid, o_.delta_theta, o_.seed, first, nd, o_.threads);
     fresh_.delta_theta = o_.delta_theta;

@@ -1,5 +1,6 @@
 #include "trusty/imnn/simulation_set.hpp"
 
+#include <algorithm>
 #include <cstring>
 #include <stdexcept>
 
@@ -93,23 +94,37 @@ SimulationSet simulate_set(const sim::Simulator& s, std::span<const double> thet
 }
 
 SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                    int64_t n_s, int64_t n_d, int threads) {
+                                    int64_t n_s, int64_t n_d, int threads, bool autodiff) {
   if (n_s < 2 || n_d < 1 || n_d > n_s)
     throw std::invalid_argument("simulate_gradient_set: expected n_s >= 2 and 1 <= n_d <= n_s, got n_s = " + std::to_string(n_s) +
                                 ", n_d = " + std::to_string(n_d));
   SimulationSet set;
   set.fiducial = sim::simulate_batch(s, theta_fid, seed, first, n_s, threads);
-  set.gradients = simulate_gradients(s, theta_fid, seed, first, n_d, threads);
+  set.gradients = simulate_gradients(s, theta_fid, seed, first, n_d, threads, autodiff);
   return set;
 }
 
 Tensor<double> simulate_gradients(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                  int64_t n, int threads) {
+                                  int64_t n, int threads, bool autodiff) {
+  if (autodiff && !s.has_tape())
+    throw std::invalid_argument("simulator '" + s.name() + "' has no tape form, so no dd/dθ by autodiff (mode 3): use derivatives = "
+                                "\"seed_matched\" or \"gradient\"");
   const int64_t per = s.data_size() * s.n_params();
   auto shape = s.data_shape().to_vector();
   shape.insert(shape.begin(), n);
   shape.push_back(s.n_params());
   Tensor<double> g{Shape(std::span<const int64_t>(shape))};
+  if (autodiff) {  // blocks of simulations, one batched tape and p jvps per block
+    constexpr int64_t kBlock = 64;
+    sim::parallel_for((n + kBlock - 1) / kBlock, threads, [&](int64_t b) {
+      const int64_t a = b * kBlock, m = std::min(n, a + kBlock) - a;
+      std::span<double> out(g.data() + a * per, static_cast<size_t>(m * per));
+      sim::tape_gradients(s, theta_fid, seed, first + a, m, out);
+      sim::check_finite(out, "dd/dθ of simulations " + std::to_string(first + a) + " .. " + std::to_string(first + a + m - 1) + " of '" +
+                                 s.name() + "'");
+    });
+    return g;
+  }
   sim::parallel_for(n, threads, [&](int64_t i) {
     std::span<double> out(g.data() + i * per, static_cast<size_t>(per));
     if (!s.simulate_gradient(theta_fid, seed, first + i, out))

@@ -1,6 +1,9 @@
 #include "trusty/imnn/tangent_forward.hpp"
 
+#include <functional>
 #include <stdexcept>
+
+#include "trusty/core/jvp.hpp"
 
 namespace trusty::imnn {
 
@@ -39,6 +42,15 @@ Var<double> tangent_through(nn::Act a, const Var<double>& zt, const Var<double>&
   throw std::invalid_argument(std::string("forward_with_tangents: activation ") + nn::activation_name(a) +
                               " is not supported (identity, tanh, sigmoid, relu, leaky_relu, elu, softplus are)");
 }
+
+// A layer in training mode whose output depends on its batch or a random mask, named; empty
+// when there is none.
+std::string batch_dependent(const nn::Module<double>& m) {
+  if (m.training() && (m.kind() == "BatchNorm" || m.kind() == "Dropout")) return m.describe();
+  for (const auto& [name, child] : m.children())
+    if (auto s = batch_dependent(*child); !s.empty()) return s;
+  return {};
+}
 }  // namespace
 
 Var<double> parameters_leaf(nn::Module<double>& net) {
@@ -46,14 +58,31 @@ Var<double> parameters_leaf(nn::Module<double>& net) {
   return core::parameter(Shape{static_cast<int64_t>(p.size())}, p.data(), net.gradients().data());
 }
 
-TangentOutputs forward_with_tangents(const nn::Sequential<double>& net, const Var<double>& params, const Var<double>& data,
-                                     const Var<double>& tangents, std::span<const int64_t> owner) {
+namespace {
+bool supported(nn::Act a) {
+  switch (a) {
+    case nn::Act::identity:
+    case nn::Act::tanh:
+    case nn::Act::sigmoid:
+    case nn::Act::relu:
+    case nn::Act::leaky_relu:
+    case nn::Act::elu:
+    case nn::Act::softplus: return true;
+    default: return false;
+  }
+}
+
+void check_rows(const Var<double>& data, const Var<double>& tangents, std::span<const int64_t> owner) {
   if (data.rank() != 2 || tangents.rank() != 2 || tangents.dim(1) != data.dim(1) ||
       static_cast<int64_t>(owner.size()) != tangents.dim(0))
     throw std::invalid_argument("forward_with_tangents: expected data [n, D], tangents [n_t, D] and one owner per tangent row, got " +
                                 data.shape().str() + ", " + tangents.shape().str() + " and " + std::to_string(owner.size()));
   for (auto o : owner)
     if (o < 0 || o >= data.dim(0)) throw std::invalid_argument("forward_with_tangents: owner row " + std::to_string(o) + " out of range");
+}
+
+TangentOutputs layerwise(const nn::Sequential<double>& net, const Var<double>& params, const Var<double>& data,
+                         const Var<double>& tangents, std::span<const int64_t> owner) {
   const auto entries = net.named_parameters();
   Var<double> h = data, dh = tangents, z;
   size_t e = 0;
@@ -78,6 +107,42 @@ TangentOutputs forward_with_tangents(const nn::Sequential<double>& net, const Va
     }
   }
   return {h, dh};
+}
+}  // namespace
+
+bool layerwise_tangents(const nn::Module<double>& net) {
+  auto* seq = dynamic_cast<const nn::Sequential<double>*>(&net);
+  if (!seq) return false;
+  for (const auto& [name, child] : seq->children()) {
+    if (dynamic_cast<const nn::Dense<double>*>(child.get())) continue;
+    auto* a = dynamic_cast<const nn::Activation<double>*>(child.get());
+    if (!a || !supported(a->act())) return false;
+  }
+  return true;
+}
+
+TangentOutputs forward_with_tangents_jvp(nn::Module<double>& net, const Var<double>& params, const Var<double>& data,
+                                         const Var<double>& tangents, std::span<const int64_t> owner) {
+  check_rows(data, tangents, owner);
+  if (auto l = batch_dependent(net); !l.empty())
+    throw std::invalid_argument("forward_with_tangents: layer " + l + " is not supported: its output depends on the batch or a random mask");
+  const std::function<Var<double>(const Var<double>&)> f = [&](const Var<double>& x) { return net.forward_at(x, params); };
+  Var<double> x = f(data);
+  try {
+    auto [xt, dx] = core::jvp<double>(f, core::gather(data, 0, owner), tangents);
+    return {x, dx};
+  } catch (const std::invalid_argument&) {
+    throw;
+  } catch (const std::logic_error& e) {  // an op without a tangent rule
+    throw std::invalid_argument("forward_with_tangents: " + net.describe() + " cannot carry input tangents: " + e.what());
+  }
+}
+
+TangentOutputs forward_with_tangents(nn::Module<double>& net, const Var<double>& params, const Var<double>& data,
+                                     const Var<double>& tangents, std::span<const int64_t> owner) {
+  check_rows(data, tangents, owner);
+  if (layerwise_tangents(net)) return layerwise(dynamic_cast<const nn::Sequential<double>&>(net), params, data, tangents, owner);
+  return forward_with_tangents_jvp(net, params, data, tangents, owner);
 }
 
 }  // namespace trusty::imnn

@@ -3,6 +3,7 @@
 #include <cmath>
 #include <stdexcept>
 
+#include "trusty/core/ops.hpp"
 #include "trusty/core/rng.hpp"
 
 namespace trusty::sim {
@@ -17,6 +18,15 @@ double variance(std::span<const double> theta, size_t k, const char* who) {
     throw std::invalid_argument(std::string(who) + ": the variance θ[" + std::to_string(k) + "] must be positive, got " +
                                 std::to_string(theta[k]));
   return theta[k];
+}
+// The white noise z of simulations first .. first+count−1, [count, n], drawn as draw() draws it.
+core::Var<double> noise(int64_t n, uint64_t seed, int64_t first, int64_t count) {
+  Tensor<double> z(Shape{count, n});
+  for (int64_t i = 0; i < count; ++i) {
+    core::Rng rng(seed, static_cast<uint64_t>(first + i));
+    for (int64_t j = 0; j < n; ++j) z.data()[i * n + j] = rng.normal();
+  }
+  return core::constant(z);
 }
 void draw(double mu, double var, uint64_t seed, int64_t index, std::span<double> out) {
   core::Rng rng(seed, static_cast<uint64_t>(index));
@@ -50,6 +60,17 @@ bool GaussianVariance::simulate_gradient(std::span<const double> theta, uint64_t
   return true;
 }
 
+// d = √Σ z.
+core::Var<double> GaussianVariance::simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const {
+  check_tape_theta(*this, theta);
+  variance(std::span<const double>(theta.data(), static_cast<size_t>(theta.numel())), 0, "gaussian_variance");
+  return core::sqrt(theta) * noise(n_, seed, first, n);
+}
+
+core::Var<double> GaussianVariance::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  return core::reshape(simulate_tape_batch(theta, seed, index, 1), Shape{n_});
+}
+
 GaussianMeanVariance::GaussianMeanVariance(int64_t n_data) : n_(n_data) { require_n(n_, "GaussianMeanVariance"); }
 
 void GaussianMeanVariance::simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
@@ -70,6 +91,18 @@ std::optional<std::vector<double>> GaussianMeanVariance::score(std::span<const d
     s2 += (x - theta[0]) * (x - theta[0]);
   }
   return std::vector<double>{s1 / v, -static_cast<double>(n_) / (2 * v) + s2 / (2 * v * v)};
+}
+
+// d = μ + √Σ z.
+core::Var<double> GaussianMeanVariance::simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first,
+                                                            int64_t n) const {
+  check_tape_theta(*this, theta);
+  variance(std::span<const double>(theta.data(), static_cast<size_t>(theta.numel())), 1, "gaussian_mean_variance");
+  return core::slice(theta, 0, 0, 1) + core::sqrt(core::slice(theta, 0, 1, 2)) * noise(n_, seed, first, n);
+}
+
+core::Var<double> GaussianMeanVariance::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  return core::reshape(simulate_tape_batch(theta, seed, index, 1), Shape{n_});
 }
 
 // d = μ + √Σ z: ∂d/∂μ = 1, ∂d/∂Σ = (d − μ)/(2Σ); layout [n, 2].

@@ -8,6 +8,7 @@
 #include <stdexcept>
 
 #include "trusty/core/fft.hpp"
+#include "trusty/core/ops.hpp"
 #include "trusty/core/rng.hpp"
 
 namespace trusty::sim {
@@ -78,6 +79,35 @@ void GaussianField::simulate(std::span<const double> theta, uint64_t seed, int64
   for (int64_t i = 0; i < m; ++i) out[static_cast<size_t>(i)] = a.p[i][0] * inv_m;
 }
 
+// The same field on the tape: w as simulate() draws it, its half spectrum (rfftn; w is real,
+// so the full spectrum is its Hermitian extension and irfftn of the product is the real
+// part simulate() keeps), times √P(k) = √A · exp(−B ln k / 2), zero at k = 0. irfftn divides
+// by M as simulate() does.
+core::Var<double> GaussianField::simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const {
+  check_tape_theta(*this, theta);
+  check_theta(std::span<const double>(theta.data(), 2), "gaussian_field");
+  const int64_t m = n_ * n_, h = n_ / 2 + 1;
+  Tensor<double> w(Shape{n, n_, n_});
+  for (int64_t s = 0; s < n; ++s) {
+    core::Rng rng(seed, static_cast<uint64_t>(first + s));
+    for (int64_t i = 0; i < m; ++i) w.data()[s * m + i] = rng.normal();
+  }
+  Tensor<double> lk(Shape{n_, h, 1}), nonzero(Shape{n_, h, 1});
+  for (int64_t i = 0; i < n_; ++i)
+    for (int64_t j = 0; j < h; ++j) {
+      lk.data()[i * h + j] = logk_[static_cast<size_t>(i * n_ + j)];
+      nonzero.data()[i * h + j] = (i || j) ? 1.0 : 0.0;
+    }
+  const Shape one{1, 1, 1};
+  auto amp = core::reshape(core::slice(theta, 0, 0, 1), one), slope = core::reshape(core::slice(theta, 0, 1, 2), one);
+  auto root_p = core::sqrt(amp) * core::exp(-0.5 * slope * core::constant(lk)) * core::constant(nonzero);  // [N, N/2+1, 1]
+  return core::irfftn(core::rfftn(core::constant(w), 2) * root_p, 2, n_);                                   // [n, N, N]
+}
+
+core::Var<double> GaussianField::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  return core::reshape(simulate_tape_batch(theta, seed, index, 1), Shape{n_, n_});
+}
+
 std::optional<Tensor<double>> GaussianField::fisher(std::span<const double> theta) const {
   check_theta(theta, "gaussian_field");
   const double ia = 1.0 / theta[0];
@@ -117,6 +147,16 @@ std::optional<std::vector<double>> GaussianField::score(std::span<const double> 
 void LognormalField::simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
   field_.simulate(theta, seed, index, out);
   for (auto& v : out) v = std::exp(v);
+}
+
+core::Var<double> LognormalField::simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const {
+  check_tape_theta(*this, theta);
+  return core::exp(field_.simulate_tape(theta, seed, index));
+}
+
+core::Var<double> LognormalField::simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const {
+  check_tape_theta(*this, theta);
+  return core::exp(field_.simulate_tape_batch(theta, seed, first, n));
 }
 
 std::optional<std::vector<double>> LognormalField::score(std::span<const double> theta, std::span<const double> data) const {

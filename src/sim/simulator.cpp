@@ -7,11 +7,68 @@
 #include <stdexcept>
 #include <thread>
 
+#include "trusty/core/jvp.hpp"
+#include "trusty/core/ops.hpp"
+
 namespace trusty::sim {
 
 // Out of line: inlined, GCC 12 speculatively devirtualises data_shape() to
 // FunctionSimulator's and then warns (-Warray-bounds) about other simulators.
 int64_t Simulator::data_size() const { return data_shape().numel(); }
+
+bool Simulator::simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
+  if (!has_tape()) return false;
+  tape_gradient(*this, theta, seed, index, out);
+  return true;
+}
+
+core::Var<double> Simulator::simulate_tape(const core::Var<double>&, uint64_t, int64_t) const {
+  throw std::logic_error("simulator '" + name() + "' has no tape form (simulate_tape)");
+}
+
+void check_tape_theta(const Simulator& s, const core::Var<double>& theta) {
+  if (!theta || theta.rank() != 1 || theta.dim(0) != s.n_params())
+    throw std::invalid_argument(s.name() + " simulate_tape: expected θ of shape [" + std::to_string(s.n_params()) + "], got " +
+                                (theta ? theta.shape().str() : std::string("none")));
+}
+
+core::Var<double> Simulator::simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const {
+  auto shape = data_shape().to_vector();
+  shape.insert(shape.begin(), 1);
+  std::vector<core::Var<double>> parts;
+  for (int64_t i = 0; i < n; ++i) parts.push_back(core::reshape(simulate_tape(theta, seed, first + i), Shape(std::span<const int64_t>(shape))));
+  return core::concat(std::span<const core::Var<double>>(parts), 0);
+}
+
+void tape_gradients(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n, std::span<double> out) {
+  if (!s.has_tape())
+    throw std::invalid_argument("simulator '" + s.name() + "' has no tape form (simulate_tape), so no dd/dθ by autodiff");
+  const int64_t p = s.n_params(), d = s.data_size();
+  if (static_cast<int64_t>(theta.size()) != p || static_cast<int64_t>(out.size()) != n * d * p)
+    throw std::invalid_argument("tape_gradients: simulator '" + s.name() + "' takes " + std::to_string(p) + " parameters and gives " +
+                                std::to_string(n * d * p) + " derivatives for " + std::to_string(n) + " simulations, got " +
+                                std::to_string(theta.size()) + " and room for " + std::to_string(out.size()));
+  if (n == 0) return;
+  core::GradScope<double> scope;  // everything recorded here is dropped on return
+  const auto th = core::constant(Tensor<double>(Shape{p}, theta));
+  const std::function<core::Var<double>(const core::Var<double>&)> f = [&](const core::Var<double>& t) {
+    return s.simulate_tape_batch(t, seed, first, n);
+  };
+  for (int64_t a = 0; a < p; ++a) {
+    Tensor<double> e(Shape{p});
+    e.data()[a] = 1;
+    const auto [y, dy] = core::jvp<double>(f, th, core::constant(e));
+    if (dy.numel() != n * d)
+      throw std::logic_error("simulator '" + s.name() + "': simulate_tape_batch gave " + y.shape().str() + " for " + std::to_string(n) +
+                             " simulations of " + s.data_shape().str());
+    const double* v = dy.data();
+    for (int64_t i = 0; i < n * d; ++i) out[static_cast<size_t>(i * p + a)] = v[i];
+  }
+}
+
+void tape_gradient(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) {
+  tape_gradients(s, theta, seed, index, 1, out);
+}
 
 FunctionSimulator::FunctionSimulator(std::string name, int64_t n_params, Shape data_shape, SimulateFn fn)
     : name_(std::move(name)), n_params_(n_params), shape_(data_shape), fn_(std::move(fn)) {

@@ -6,6 +6,7 @@
 
 #include "test_util.hpp"
 #include "trusty/core.hpp"
+#include "trusty/core/conv.hpp"
 #include "trusty/core/jvp.hpp"
 
 using namespace trusty::core;
@@ -212,4 +213,65 @@ TEST(Jvp, NestedGivesSecondDerivative) {
     EXPECT_NEAR(d1.values()[i], std::exp(xi) * vi, 1e-14);
     EXPECT_NEAR(d2.values()[i], std::exp(xi) * vi * vi, 1e-14);
   }
+}
+
+// Convolution and pooling (CNN summaries in IMNN derivative modes 2 and 3): the tangent
+// along the input, the weights and the bias on every conv path, with fused ReLU and fused
+// max pooling, and through max and average pooling, against central differences. Random
+// inputs put no ReLU kink or max-pool tie within h of a value.
+TEST(Jvp, ConvolutionAndPoolingMatchFiniteDifferences) {
+  const auto x = random_tensor({2, 3, 6, 6}, 71), vx = random_tensor({2, 3, 6, 6}, 72);
+  const auto w = random_tensor({4, 3, 3, 3}, 73), vw = random_tensor({4, 3, 3, 3}, 74), b = random_tensor({4}, 75);
+  struct Case {
+    const char* name;
+    ConvSpec spec;
+  };
+  ConvSpec periodic_relu{.padding = Padding::periodic, .relu = true}, pooled{.padding = Padding::periodic, .relu = true, .pool = 2};
+  ConvSpec strided{.stride = {2, 2, 1}, .padding = Padding::same}, plain{};
+  ConvSpec pooled_plain{.padding = Padding::same, .pool = 2};
+  for (ConvPath path : {ConvPath::automatic, ConvPath::direct, ConvPath::im2col, ConvPath::shifted}) {
+    conv_path() = path;
+    for (const auto& [name, spec] : std::vector<Case>{{"valid", plain}, {"periodic relu", periodic_relu}, {"fused pool", pooled},
+                                                      {"fused pool, no relu", pooled_plain}, {"strided", strided}}) {
+      const ConvSpec s = spec;
+      const std::string where = std::string(name) + ", path " + std::to_string(static_cast<int>(path));
+      EXPECT_LT(jvp_error([&](const V& a) { return conv(a, constant(w), constant(b), s); }, x, vx), 1e-7) << "input, " << where;
+      EXPECT_LT(jvp_error([&](const V& k) { return conv(constant(x), k, s); }, w, vw), 1e-7) << "weights, " << where;
+      EXPECT_LT(jvp_error([&](const V& c) { return conv(constant(x), constant(w), c, s); }, b, random_tensor({4}, 76)), 1e-7)
+          << "bias, " << where;
+    }
+  }
+  conv_path() = ConvPath::automatic;
+  for (bool reference : {false, true}) {
+    max_pool_reference() = reference;
+    EXPECT_LT(jvp_error([](const V& a) { return max_pool(a, 2, 2); }, x, vx), 1e-7) << "max_pool 2x2, reference " << reference;
+    EXPECT_LT(jvp_error([](const V& a) { return max_pool(a, 2, 3, 2); }, x, vx), 1e-7) << "max_pool 3/2, reference " << reference;
+  }
+  max_pool_reference() = false;
+  EXPECT_LT(jvp_error([](const V& a) { return avg_pool(elu(a), 2, 3); }, x, vx), 1e-7);
+  EXPECT_LT(jvp_error([](const V& a) { return avg_pool(reshape(a, Shape{6, 36}), 1, 4, 2); }, x, vx), 1e-7);
+}
+
+// A CNN summary's input tangent must be trainable: the reverse gradient of Σ (J v)² with
+// respect to the convolution weights and bias (and x, v) through conv, ELU, max and average
+// pooling, against finite differences.
+TEST(Jvp, ReverseThroughConvolutionTangents) {
+  for (ConvPath path : {ConvPath::direct, ConvPath::im2col, ConvPath::shifted}) {
+    conv_path() = path;
+    auto r = check_gradient(
+        [](Vs in) {
+          const V &w = in[2], &b = in[3];
+          Fn f = [&](const V& x) {
+            auto h = elu(conv(x, w, b, ConvSpec{.padding = Padding::periodic}));
+            auto p = max_pool(conv(h, w, b, ConvSpec{.padding = Padding::same, .relu = true, .pool = 2}), 2, 2);
+            return tanh(avg_pool(p, 2, 2));
+          };
+          auto [y, jv] = jvp<double>(f, in[0], in[1]);
+          return add(sum(square(jv)), mean(y));
+        },
+        {random_tensor({2, 2, 8, 8}, 81), random_tensor({2, 2, 8, 8}, 82), random_tensor({2, 2, 3, 3}, 83, -0.6, 0.6),
+         random_tensor({2}, 84, -0.1, 0.1)});
+    EXPECT_TRUE(r.ok) << "path " << static_cast<int>(path) << ": " << r.str();
+  }
+  conv_path() = ConvPath::automatic;
 }

@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "trusty/core/ops.hpp"
 #include "trusty/sim/gaussian.hpp"
 #include "trusty/sim/gaussian_field.hpp"
 
@@ -174,8 +175,11 @@ TEST(Simulator, GaussianGradientsMatchSeedMatchedDifferences) {
   ASSERT_TRUE(v.simulate_gradient(std::vector<double>{2.0}, 4, 6, gv));
   auto dp = one(v, {2.0 + h}, 4, 6), dm = one(v, {2.0 - h}, 4, 6);
   for (size_t i = 0; i < 10; ++i) EXPECT_NEAR(gv[i], (dp[i] - dm[i]) / (2 * h), 1e-8);
-  sim::GaussianField f(8);  // no dd/dθ: mode 2 must be refused, not silently zero
-  std::vector<double> gf(128);
+  // No dd/dθ and no tape form: mode 2 must be refused, not silently zero.
+  sim::FunctionSimulator f("plain", 2, core::Shape{4}, [](std::span<const double>, uint64_t, int64_t, std::span<double> out) {
+    for (auto& x : out) x = 1;
+  });
+  std::vector<double> gf(8);
   EXPECT_FALSE(f.simulate_gradient(std::vector<double>{1.0, 2.0}, 0, 0, gf));
 }
 
@@ -196,5 +200,113 @@ TEST(Simulator, ResultsDoNotDependOnThreadCount) {
     FAIL();
   } catch (const std::invalid_argument& e) {
     EXPECT_NE(std::string(e.what()).find("simulation index 7 "), std::string::npos) << e.what();
+  }
+}
+
+// Derivative mode 3: the tape forms (simulations written with trusty's ops) give simulate()'s
+// values, and their forward-mode dd/dθ matches seed-matched central differences.
+namespace {
+struct TapeCase {
+  std::shared_ptr<Simulator> sim;
+  std::vector<double> theta;
+};
+std::vector<TapeCase> tape_cases() {
+  return {{std::make_shared<sim::GaussianVariance>(10), {1.7}},
+          {std::make_shared<sim::GaussianMeanVariance>(10), {0.3, 1.7}},
+          {std::make_shared<sim::GaussianField>(8), {1.0, 2.0}},
+          {std::make_shared<sim::LognormalField>(8), {0.5, 1.5}}};
+}
+}  // namespace
+
+TEST(TapeSimulator, ValuesEqualSimulate) {
+  for (const auto& [s, theta] : tape_cases()) {
+    ASSERT_TRUE(s->has_tape()) << s->name();
+    for (int64_t index : {0, 5, 123456}) {
+      auto ref = one(*s, theta, 9, index);
+      core::GradScope<double> scope;
+      auto th = core::constant(core::Tensor<double>(core::Shape{static_cast<int64_t>(theta.size())}, theta));
+      auto d = s->simulate_tape(th, 9, index);
+      ASSERT_EQ(d.shape(), s->data_shape()) << s->name();
+      double err = 0;
+      for (size_t i = 0; i < ref.size(); ++i) err = std::max(err, std::abs(d.data()[i] - ref[i]) / std::max(1.0, std::abs(ref[i])));
+      EXPECT_LT(err, 1e-12) << s->name() << ", index " << index;  // FFTW's r2c/c2r against c2c: rounding only
+    }
+  }
+  core::GradScope<double> scope;
+  sim::GaussianField f(8);
+  EXPECT_THROW(f.simulate_tape(core::constant(core::Tensor<double>(core::Shape{3})), 0, 0), std::invalid_argument);
+  EXPECT_THROW(f.simulate_tape(core::constant(core::Tensor<double>(core::Shape{2}, {-1.0, 2.0})), 0, 0), std::invalid_argument);
+  sim::FunctionSimulator plain("plain", 1, core::Shape{2}, [](std::span<const double>, uint64_t, int64_t, std::span<double>) {});
+  EXPECT_FALSE(plain.has_tape());
+  std::vector<double> g(2);
+  EXPECT_THROW(sim::tape_gradient(plain, std::vector<double>{1.0}, 0, 0, g), std::invalid_argument);
+}
+
+// Central differences with step h along θ_a have truncation error (h²/6)|∂³d/∂θ_a³| (plus
+// rounding ~ ε|d|/h ≈ 1e-11 here). Bounds of the third derivatives, per datum:
+//   Gaussian: d = μ + √Σ z is linear in μ; ∂³_Σ d = (3/8) Σ^−3 (d − μ).
+//   Field: δ = Σ_k c_k e^{ik·x}/M with c_k ∝ √A e^{−B ln k/2}; each derivative multiplies c_k
+//   by at most c = max(1/(2A), ln k_max / 2) (∂³_A brings (3/8) A^−3 = 3 (1/2A)³), and
+//   Σ_k |c_k|/M ≤ ‖δ‖₂ (Cauchy–Schwarz and Parseval), so |∂^j δ| ≤ 3 c^j ‖δ‖₂ for j ≤ 3.
+//   Log-normal: y = e^δ, ∂³y = y (∂³δ + 3 ∂δ ∂²δ + (∂δ)³), so |∂³y| ≤ y c³ (3N + 27N² + 27N³)
+//   with N = ‖δ‖₂.
+// The tolerance is twice that bound plus 1e-9 for rounding; the derivatives are O(1).
+TEST(TapeSimulator, GradientsMatchSeedMatchedDifferences) {
+  for (const auto& [s, theta] : tape_cases()) {
+    const int64_t p = s->n_params(), n = s->data_size();
+    std::vector<double> grad(static_cast<size_t>(n * p)), via_default(grad.size());
+    sim::tape_gradient(*s, theta, 4, 6, grad);
+    ASSERT_TRUE(s->simulate_gradient(theta, 4, 6, via_default));  // analytic (Gaussians) or the tape (fields)
+    for (size_t i = 0; i < grad.size(); ++i) EXPECT_NEAR(grad[i], via_default[i], 1e-12) << s->name();
+    const auto d = one(*s, theta, 4, 6);
+    const bool field = s->name() == "gaussian_field" || s->name() == "lognormal_field", lognormal = s->name() == "lognormal_field";
+    double norm = 0;  // ‖δ‖₂ of the Gaussian field
+    for (double v : d) norm += lognormal ? std::log(v) * std::log(v) : v * v;
+    norm = std::sqrt(norm);
+    const double c = std::max(0.5 / theta[0], 0.5 * std::log(std::sqrt(32.0)));  // k_max = |(4, 4)| on the 8×8 grid
+    const double h = 1e-4, var = theta.back(), mu = p == 2 ? theta[0] : 0.0;
+    double worst = 0;
+    for (int64_t a = 0; a < p; ++a) {
+      auto tp = theta, tm = theta;
+      tp[static_cast<size_t>(a)] += h, tm[static_cast<size_t>(a)] -= h;
+      auto dp = one(*s, tp, 4, 6), dm = one(*s, tm, 4, 6);
+      for (int64_t i = 0; i < n; ++i) {
+        const auto k = static_cast<size_t>(i);
+        double third = 0;
+        if (lognormal) third = d[k] * c * c * c * (3 * norm + 27 * norm * norm + 27 * norm * norm * norm);
+        else if (field) third = 3 * c * c * c * norm;
+        else if (a == p - 1) third = 0.375 * std::pow(var, -3) * std::abs(d[k] - mu);
+        const double fd = (dp[k] - dm[k]) / (2 * h), tol = 2 * h * h / 6 * third + 1e-9;
+        const double g = grad[k * static_cast<size_t>(p) + static_cast<size_t>(a)];
+        EXPECT_NEAR(g, fd, tol) << s->name() << ", datum " << i << ", θ_" << a;
+        worst = std::max(worst, std::abs(g - fd));
+      }
+    }
+    std::printf("[ figures  ] %s: max |jvp dd/dθ − central difference| = %.2e (h = %.0e)\n", s->name().c_str(), worst, h);
+  }
+}
+
+// A batch (the built-ins' batched ops, and the default that stacks per-index tape forms)
+// gives each simulation's dd/dθ exactly as one at a time.
+TEST(TapeSimulator, BatchedGradientsEqualOneAtATime) {
+  struct PerIndex final : Simulator {  // only simulate_tape: the default simulate_tape_batch stacks it
+    sim::GaussianMeanVariance g{10};
+    std::string name() const override { return "per_index"; }
+    int64_t n_params() const override { return 2; }
+    core::Shape data_shape() const override { return core::Shape{10}; }
+    void simulate(std::span<const double> th, uint64_t seed, int64_t i, std::span<double> out) const override { g.simulate(th, seed, i, out); }
+    bool has_tape() const override { return true; }
+    core::Var<double> simulate_tape(const core::Var<double>& th, uint64_t seed, int64_t i) const override { return g.simulate_tape(th, seed, i); }
+  };
+  auto cases = tape_cases();
+  cases.push_back({std::make_shared<PerIndex>(), {0.3, 1.7}});
+  for (const auto& [s, theta] : cases) {
+    const int64_t per = s->data_size() * s->n_params();
+    std::vector<double> batch(static_cast<size_t>(3 * per)), one_at(static_cast<size_t>(per));
+    sim::tape_gradients(*s, theta, 4, 5, 3, batch);
+    for (int64_t i = 0; i < 3; ++i) {
+      sim::tape_gradient(*s, theta, 4, 5 + i, one_at);
+      for (int64_t k = 0; k < per; ++k) EXPECT_NEAR(batch[static_cast<size_t>(i * per + k)], one_at[static_cast<size_t>(k)], 1e-13) << s->name();
+    }
   }
 }

@@ -10,8 +10,9 @@
 // Ops with a tangent rule: add, sub, mul, div (broadcasting), neg, add_scalar, scale,
 // rdiv_scalar, exp, log, log1p, sqrt, pow, abs, square, tanh, sigmoid, softplus, relu,
 // leaky_relu, elu, erf, erfc, clamp, where; sum, mean; reshape, slice, permute, transpose,
-// gather, concat; matmul, linear (with or without bias and fused activation), dot; fftn,
-// ifftn, rfftn, irfftn.
+// gather, concat; matmul, linear (with or without bias and fused activation), mlp, dot; fftn,
+// ifftn, rfftn, irfftn; conv (along x, w and b; fused ReLU and fused max pooling), max_pool
+// (the tangent at each window's maximum), avg_pool.
 // Any other op on the path from x to f(x) throws std::logic_error naming it.
 // jvp nests: a jvp inside f is walked by the outer one (second directional derivatives).
 // Derivatives of the piecewise ops (relu, abs, clamp, leaky_relu, elu) are taken where they

@@ -45,9 +45,10 @@ struct TrainOptions {
   // settle where the noisy per-step Fisher estimates would keep them moving.
   optim::Schedule schedule;
   // Simulations on the fly (set_simulator): n_s, n_d per step, δθ, seed, and whether the
-  // derivatives are seed-matched differences (mode 1) or the simulator's dd/dθ chained
-  // with the network's input Jacobian (mode 2).
-  enum class Derivatives { seed_matched, gradient } derivatives = Derivatives::seed_matched;
+  // derivatives are seed-matched differences (mode 1), the simulator's dd/dθ chained with
+  // the network's input Jacobian (mode 2), or dd/dθ by forward-mode autodiff through the
+  // simulator's tape form (sim::Simulator::simulate_tape), chained the same way (mode 3).
+  enum class Derivatives { seed_matched, gradient, autodiff } derivatives = Derivatives::seed_matched;
   int64_t n_s = 0, n_d = 0;
   std::vector<double> delta_theta;
   uint64_t seed = 0;

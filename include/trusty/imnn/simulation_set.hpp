@@ -43,13 +43,14 @@ SimulationSet simulate_set(const sim::Simulator& s, std::span<const double> thet
                            uint64_t seed, int64_t first, int64_t n_s, int64_t n_d, int threads = 1);
 
 // Mode 2: n_s simulations and, for the first n_d, the simulator's dd/dθ (throws when the
-// simulator has none).
+// simulator has none). Mode 3 (autodiff): dd/dθ by forward mode through the simulator's tape
+// form (sim::tape_gradient; throws when it has none).
 SimulationSet simulate_gradient_set(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                    int64_t n_s, int64_t n_d, int threads = 1);
+                                    int64_t n_s, int64_t n_d, int threads = 1, bool autodiff = false);
 
-// Mode 2: dd/dθ of simulations first .. first+n−1 as [n, *data_shape, n_params] (n may be 0).
+// Modes 2 and 3: dd/dθ of simulations first .. first+n−1 as [n, *data_shape, n_params] (n may be 0).
 Tensor<double> simulate_gradients(const sim::Simulator& s, std::span<const double> theta_fid, uint64_t seed, int64_t first,
-                                  int64_t n, int threads = 1);
+                                  int64_t n, int threads = 1, bool autodiff = false);
 
 // Reads the two .npy files and checks their shapes against each other, n_params and
 // (when not empty) data_shape; messages name the file and the expected and found shapes.

@@ -29,6 +29,10 @@ class GaussianField final : public Simulator {
   std::optional<Tensor<double>> fisher(std::span<const double> theta) const override;
   // ½ Σ_{k≠0} (|D_k|²/(M P(k)) − 1) ∂ ln P(k)/∂θ.
   std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const override;
+  // δ = irfftn(√P · rfftn(w)) with √P(k) = √A exp(−B ln k / 2) built from θ by ops.
+  bool has_tape() const override { return true; }
+  core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
   int64_t n() const { return n_; }
 
  private:
@@ -51,6 +55,9 @@ class LognormalField final : public Simulator {
   void simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override;
   std::optional<Tensor<double>> fisher(std::span<const double> theta) const override { return field_.fisher(theta); }
   std::optional<std::vector<double>> score(std::span<const double> theta, std::span<const double> data) const override;
+  bool has_tape() const override { return true; }
+  core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const override;
+  core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const override;
 
  private:
   GaussianField field_;

@@ -12,6 +12,7 @@
 #include <vector>
 
 #include "trusty/core/tensor.hpp"
+#include "trusty/core/var.hpp"
 
 namespace trusty::sim {
 
@@ -35,10 +36,20 @@ class Simulator {
     return std::nullopt;
   }
   // dd/dθ of simulation `index` at theta, [*data_shape, n_params] row-major, for derivative
-  // mode 2; false when the simulator cannot give it.
-  virtual bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const {
-    return false;
-  }
+  // mode 2; false when the simulator cannot give it. By default: tape_gradient() when the
+  // simulator has a tape form, else false.
+  virtual bool simulate_gradient(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const;
+  // The tape form (derivative mode 3): simulation `index` recorded on the current tape with
+  // trusty's differentiable ops, θ a Var [n_params] on that tape, the noise drawn exactly as
+  // simulate() draws it, so the value is simulate()'s up to rounding and derivatives with
+  // respect to θ flow through the ops (core::jvp, backward). Returns [*data_shape].
+  // has_tape() says whether simulate_tape is implemented (the default throws std::logic_error).
+  virtual bool has_tape() const { return false; }
+  virtual core::Var<double> simulate_tape(const core::Var<double>& theta, uint64_t seed, int64_t index) const;
+  // Simulations first .. first+n−1 on the tape as one [n, *data_shape] Var. By default the
+  // per-index forms stacked; the built-ins record the whole batch with a few batched ops
+  // (one jvp per parameter then serves many simulations).
+  virtual core::Var<double> simulate_tape_batch(const core::Var<double>& theta, uint64_t seed, int64_t first, int64_t n) const;
   int64_t data_size() const;  // data_shape().numel()
 };
 
@@ -70,6 +81,18 @@ class FunctionSimulator final : public Simulator {
 // (the built-ins are).
 Tensor<double> simulate_batch(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n,
                               int threads = 1);
+
+// dd/dθ of simulation `index` at theta through the simulator's tape form, [*data_shape,
+// n_params] row-major: one forward-mode pass (core::jvp) per parameter, each along a unit
+// vector of θ (n_params passes beat one reverse pass per datum). Throws
+// std::invalid_argument naming the simulator when it has no tape form.
+void tape_gradient(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out);
+// The same for simulations first .. first+n−1 at once (simulate_tape_batch), into out
+// [n, *data_shape, n_params].
+void tape_gradients(const Simulator& s, std::span<const double> theta, uint64_t seed, int64_t first, int64_t n, std::span<double> out);
+
+// Checks a tape form's θ: a Var of shape [n_params] with values simulate() accepts.
+void check_tape_theta(const Simulator& s, const core::Var<double>& theta);
 
 // Seed-matched simulations for central differences, [n, 2, n_params, *data_shape]: entry
 // (i, 0, a) is simulation first+i at θ − δθ_a/2·e_a, entry (i, 1, a) at θ + δθ_a/2·e_a
