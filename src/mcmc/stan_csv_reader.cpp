@@ -196,8 +196,14 @@ class StanCsvReader {
     return *v;
   }
 
+  // treedepth__, n_leapfrog__, divergent__: whole numbers >= 0 that fit an int (a cast of
+  // anything else is undefined behaviour, and such a file is not a chain).
   void fill_integers(std::vector<int>& out, size_t k) const {
-    for (const double v : cells_[sampler_index_[k]]) out.push_back(static_cast<int>(v));
+    for (const double v : cells_[sampler_index_[k]]) {
+      if (!(v >= 0 && v <= 2147483647.0 && v == std::floor(v)))
+        fail("column '" + std::string(kSamplerColumns[k]) + "' holds " + std::to_string(v) + ", expected a whole number >= 0");
+      out.push_back(static_cast<int>(v));
+    }
   }
 
   void inverse_metric() {

@@ -275,6 +275,14 @@ TEST_F(StanCsv, StrictReaderNamesFileLineAndColumn) {
     }
   }
   EXPECT_THROW(read_stan_csv(temp_dir() / "does_not_exist.csv"), std::invalid_argument);
+  // A whole number too large for an int (found by fuzz/fuzz_stan_csv: the cast was undefined).
+  const fs::path huge = write_text("huge.csv", replace(first_row, "-7.00205,0.981427,0.893542,1e300,3,0,7.07293,0.288589"));
+  try {
+    read_stan_csv(huge);
+    ADD_FAILURE() << "treedepth__ = 1e300 was accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("column 'treedepth__' holds"), std::string::npos) << e.what();
+  }
 }
 
 TEST_F(StanCsv, WritesAtomicallyAndLeavesOldFilesIntactOnError) {
