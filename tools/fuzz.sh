@@ -11,8 +11,9 @@ cd "$(dirname "$0")/.."
 SECONDS_EACH=${TRUSTY_FUZZ_SECONDS:-6}
 GEN=(); command -v ninja >/dev/null 2>&1 && GEN=(-G Ninja)
 # ccache with paths relative to the clone, so a fresh clone elsewhere reuses the objects (no
-# -march=native here: a cached object is right for any CPU).
-LAUNCHER=(); command -v ccache >/dev/null 2>&1 && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache) && export CCACHE_BASEDIR="$PWD"
+# -march=native here: a cached object is right for any CPU). NOHASHDIR: with -g, ccache would
+# otherwise hash the working directory and never hit across clones.
+LAUNCHER=(); command -v ccache >/dev/null 2>&1 && LAUNCHER=(-DCMAKE_CXX_COMPILER_LAUNCHER=ccache) && export CCACHE_BASEDIR="$PWD" CCACHE_NOHASHDIR=1
 if [ ! -f build-fuzz/CMakeCache.txt ]; then
   cmake -S . -B build-fuzz "${GEN[@]}" "${LAUNCHER[@]}" -DCMAKE_BUILD_TYPE=RelWithDebInfo -DCMAKE_CXX_COMPILER=clang++ \
     -DTRUSTY_FUZZ=ON -DTRUSTY_NATIVE=OFF -DTRUSTY_BUILD_TESTS=OFF -DTRUSTY_BUILD_BENCH=OFF -DTRUSTY_BUILD_PYTHON=OFF >/dev/null
