@@ -59,6 +59,26 @@ Fit train(const sim::Simulator& s, std::vector<double> theta, std::vector<double
               f.trainer->history().back().det_fisher, f.trainer->statistics().det_fisher);
   return f;
 }
+// The trainer's weight gradient along a random direction v (Rng(11, 0)) and the central
+// difference of the loss along v with step 1e-5; loss is the loss at the current weights.
+struct Directional {
+  double gv, fd, loss;
+};
+Directional directional_derivative(imnn::ImnnTrainer& t, nn::Module<double>& net, const imnn::SimulationSet& set) {
+  const double loss = t.step_statistics(set, true).loss;
+  auto w = net.parameters();
+  const std::vector<double> w0(w.begin(), w.end()), grad(net.gradients().begin(), net.gradients().end());
+  core::Rng rng(11, 0);
+  std::vector<double> v(w0.size());
+  double gv = 0;
+  for (size_t i = 0; i < v.size(); ++i) gv += grad[i] * (v[i] = rng.normal());
+  auto loss_at = [&](double h) {
+    for (size_t i = 0; i < v.size(); ++i) w[i] = w0[i] + h * v[i];
+    return t.step_statistics(set, false).loss;
+  };
+  const double h = 1e-5, fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+  return {gv, fd, loss};
+}
 }  // namespace
 
 // Σ unknown, n = 10, θ_fid = 1: F = 5. Held out: 100,000 fresh simulations (seed 3), for which
@@ -268,18 +288,7 @@ TEST(ImnnTrainer, ChunkedGradientMatchesCentralDifferences) {
     o.chunk = 7;
     imnn::ImnnTrainer t(*net, opt, o);
     const auto set = mode2 ? imnn::simulate_gradient_set(g, theta, 4, 0, 60, 40) : imnn::simulate_set(g, theta, delta, 4, 0, 60, 40);
-    t.step_statistics(set, true);
-    auto w = net->parameters();
-    const std::vector<double> w0(w.begin(), w.end()), grad(net->gradients().begin(), net->gradients().end());
-    core::Rng rng(11, 0);
-    std::vector<double> v(w0.size());
-    double gv = 0;
-    for (size_t i = 0; i < v.size(); ++i) gv += grad[i] * (v[i] = rng.normal());
-    auto loss_at = [&](double h) {
-      for (size_t i = 0; i < v.size(); ++i) w[i] = w0[i] + h * v[i];
-      return t.step_statistics(set, false).loss;
-    };
-    const double h = 1e-5, fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+    const auto [gv, fd, loss] = directional_derivative(t, *net, set);
     EXPECT_NEAR(gv, fd, 1e-6 * std::max(1.0, std::abs(fd))) << (mode2 ? "mode 2" : "mode 1");
   }
 }
@@ -309,19 +318,9 @@ TEST(ImnnTrainer, ChunkedGradientOfACnnInAutodiffModeMatchesCentralDifferences) 
   const auto two = imnn::simulate_gradients(g, theta, 4, 0, 150, 2, true);  // blocks of 64 on 2 threads: the same bits
   const auto one = imnn::simulate_gradients(g, theta, 4, 0, 150, 1, true);
   EXPECT_EQ(two.to_vector(), one.to_vector());
-  const double loss0 = t.step_statistics(set, true).loss;
-  auto w = net->parameters();
-  const std::vector<double> w0(w.begin(), w.end()), grad(net->gradients().begin(), net->gradients().end());
-  core::Rng rng(11, 0);
-  std::vector<double> v(w0.size());
-  double gv = 0;
-  for (size_t i = 0; i < v.size(); ++i) gv += grad[i] * (v[i] = rng.normal());
-  auto loss_at = [&](double h) {
-    for (size_t i = 0; i < v.size(); ++i) w[i] = w0[i] + h * v[i];
-    return t.step_statistics(set, false).loss;
-  };
-  // Rounding of the difference quotient ≈ 2⁻⁵² |Λ| / h; truncation O(h²) is far below it.
-  const double h = 1e-5, fd = (loss_at(h) - loss_at(-h)) / (2 * h);
+  const auto [gv, fd, loss0] = directional_derivative(t, *net, set);
+  // Rounding of the difference quotient ≈ 2⁻⁵² |Λ| / h (h = 1e-5); truncation O(h²) is far below it.
+  const double h = 1e-5;
   EXPECT_NEAR(gv, fd, 1e-6 * std::max(1.0, std::abs(fd)) + 10 * 2.2e-16 * std::abs(loss0) / h);
   EXPECT_GT(std::abs(gv), 1e-3);
   std::printf("[ figures  ] mode 3 CNN, chunks of 7: d loss/dw · v = %.8g, central difference %.8g (loss %.4g)\n", gv, fd, loss0);
