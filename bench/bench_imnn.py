@@ -41,6 +41,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_env import peer_env
+
 ROOT = Path(__file__).resolve().parent.parent
 PY = "/usr/bin/python3"
 SETTINGS = {
@@ -50,17 +52,6 @@ SETTINGS = {
     "analytic_det_F": 50.0, "target": 0.95 * 50.0,
 }
 TARGET_RATIO = 3.0
-
-
-def bench_env():
-    env = dict(os.environ)
-    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        env.pop(k, None)
-    env.update({
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    })
-    return env
 
 
 def make_set(n, seed, s):
@@ -130,7 +121,7 @@ def main():
     if a.worker == "trusty":
         return trusty_worker(a.settings, a.build)
     sides = [x for x in a.only.split(",") if x]
-    env = bench_env()
+    env = peer_env()
     with tempfile.TemporaryDirectory() as tmp:
         s = dict(SETTINGS)
         for name, n, seed in (("val", s["n_validation"], 777), ("held", s["n_held_out"], 888)):

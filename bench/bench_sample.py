@@ -49,6 +49,8 @@ from pathlib import Path
 
 import numpy as np
 
+from bench_env import cache_dir, peer_env
+
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "bench"
 PY = "/usr/bin/python3"
@@ -61,26 +63,6 @@ NAMES = {"stan": "rstan NUTS", "torch": "PyTorch HMC", "trusty": "trusty NUTS"}
 
 # ---------------------------------------------------------------------------------------------
 # Setup
-
-
-def bench_env():
-    env = dict(os.environ)
-    for k in ("OPENBLAS_CORETYPE", "OPENBLAS_L2_SIZE"):
-        env.pop(k, None)
-    env.update({
-        "OMP_NUM_THREADS": "1", "OPENBLAS_NUM_THREADS": "1", "MKL_NUM_THREADS": "1",
-        # 32 MiB: glibc's largest mmap threshold on 64-bit (larger values are ignored).
-        "MALLOC_MMAP_THRESHOLD_": str(32 << 20), "MALLOC_TRIM_THRESHOLD_": str(1 << 30),
-    })
-    return env
-
-
-def cache_dir():
-    if os.environ.get("TRUSTY_CACHE"):
-        base = Path(os.environ["TRUSTY_CACHE"])
-    else:
-        base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "trusty"
-    return base / "bench_sample"
 
 
 def write_data(d, seed, n, hidden, noise, prior_scale, x_pred):
@@ -125,7 +107,7 @@ def stan_model(env, recompile):
         sys.exit("Rscript not found: install r-base and r-cran-rstan (and r-cran-posterior)")
     ver = run(["Rscript", "-e", "cat(as.character(packageVersion('rstan')))"], env, "rstan version check")
     key = hashlib.sha256((BENCH / "bnn.stan").read_bytes() + ver.encode()).hexdigest()[:16]
-    c = cache_dir()
+    c = cache_dir() / "bench_sample"
     c.mkdir(parents=True, exist_ok=True)
     rds, meta = c / f"bnn-{key}.rds", c / f"bnn-{key}.json"
     cached = not (recompile or not (rds.exists() and meta.exists()))
@@ -439,7 +421,7 @@ def main():
     if bad or not sides:
         sys.exit(f"--only: unknown side(s) {bad}; choose from {', '.join(SIDES)}")
 
-    env = bench_env()
+    env = peer_env()
     exe = trusty_exe(a.build) if "trusty" in sides else None
     model = stan_model(env, a.recompile) if "stan" in sides else None
     if model:

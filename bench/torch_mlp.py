@@ -11,12 +11,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-
-def cache_dir():
-    if os.environ.get("TRUSTY_CACHE"):
-        return Path(os.environ["TRUSTY_CACHE"])
-    base = os.environ.get("XDG_CACHE_HOME") or str(Path.home() / ".cache")
-    return Path(base) / "trusty"
+from bench_env import cache_dir
 
 
 def main():
