@@ -47,12 +47,6 @@ std::string theta_str(std::span<const double> theta) {
   return os.str() + (theta.size() == 1 ? ",)" : ")");
 }
 
-std::string dims_str(std::span<const int64_t> d) {
-  std::string s = "(";
-  for (size_t i = 0; i < d.size(); ++i) s += (i ? ", " : "") + std::to_string(d[i]);
-  return s + (d.size() == 1 ? ",)" : ")");
-}
-
 // "(n, 10)", "(n, 32, 32)": a shape with a leading axis named `lead`.
 std::string lead_str(const std::string& lead, std::span<const int64_t> d) {
   std::string s = "(" + lead;
@@ -115,7 +109,7 @@ class PySimulator final : public sim::Simulator {
     bool ok = a.ndim() == shape_.rank();
     for (py::ssize_t i = 0; ok && i < a.ndim(); ++i) ok = a.shape(i) == shape_[static_cast<int>(i)];
     if (!ok)
-      throw py::value_error(where + " returned shape " + shape_str(a) + ", expected " + dims_str(shape_.to_vector()) +
+      throw py::value_error(where + " returned shape " + shape_str(a) + ", expected " + shape_str(shape_.to_vector()) +
                             " (the data shape)");
     auto c = Array::ensure(a);
     std::copy(c.data(), c.data() + c.size(), out.begin());
@@ -217,7 +211,7 @@ struct Imnn {
       throw py::value_error(both + ": " + std::to_string(s.n_params()) + " parameters, but theta_fid has " + std::to_string(n_params()));
     if (data_shape.rank() > 0 && s.data_shape() != data_shape)
       throw py::value_error(f_name + ": expected shape " + lead_str("n_s", data_shape.to_vector()) + ", found " +
-                            dims_str(s.fiducial.shape().to_vector()));
+                            shape_str(s.fiducial.shape().to_vector()));
     sim::check_finite(s.fiducial.span(), f_name);
     sim::check_finite(der.is_none() ? s.gradients.span() : s.derivatives.span(), der.is_none() ? g_name : d_name);
     return s;
@@ -272,7 +266,7 @@ struct Imnn {
       ok = per == m;
     }
     if (!ok)
-      throw py::value_error("data: expected shape " + lead_str("n", want) + " (or " + dims_str(want) + " for one data set), got " +
+      throw py::value_error("data: expected shape " + lead_str("n", want) + " (or " + shape_str(want) + " for one data set), got " +
                             shape_str(a));
     auto t = to_tensor(a, "data");
     sim::check_finite(t.span(), "data");
@@ -361,7 +355,7 @@ void bind_imnn(py::module_& m) {
                    if (data_shape.empty()) data_shape = {1};
                  }
                  for (auto d : data_shape)
-                   if (d < 1) throw py::value_error("data_shape: expected positive sizes, got " + dims_str(data_shape));
+                   if (d < 1) throw py::value_error("data_shape: expected positive sizes, got " + shape_str(data_shape));
                  h->simulator = std::make_unique<PySimulator>(py::reinterpret_borrow<py::function>(simulator), nm, p,
                                                               Shape(std::span<const int64_t>(data_shape)));
                } else {
@@ -383,7 +377,7 @@ void bind_imnn(py::module_& m) {
              const int64_t m = h->data_shape.numel();
              if (h->net->in() != m)
                throw py::value_error("net: the network takes " + std::to_string(h->net->in()) + " inputs, but the data have shape " +
-                                     dims_str(h->data_shape.to_vector()) + " (" + std::to_string(m) + " values)");
+                                     shape_str(h->data_shape.to_vector()) + " (" + std::to_string(m) + " values)");
              if (h->net->out() < p)
                throw py::value_error("net: " + std::to_string(h->net->out()) + " outputs (summaries), expected at least one per parameter (" +
                                      std::to_string(p) + ")");

@@ -5,13 +5,15 @@
 
 namespace trusty::python {
 
+std::string shape_str(std::span<const int64_t> dims) {
+  std::string s = "(";
+  for (size_t i = 0; i < dims.size(); ++i) s += (i ? ", " : "") + std::to_string(dims[i]);
+  return s + (dims.size() == 1 ? ",)" : ")");
+}
+
 std::string shape_str(const py::array& a) {
-  std::ostringstream os;
-  os << "(";
-  for (py::ssize_t i = 0; i < a.ndim(); ++i) os << (i ? ", " : "") << a.shape(i);
-  if (a.ndim() == 1) os << ",";
-  os << ")";
-  return os.str();
+  const std::vector<int64_t> dims(a.shape(), a.shape() + a.ndim());
+  return shape_str(dims);
 }
 
 bool integer_array(const py::handle& obj) {

@@ -4,6 +4,7 @@
 #include <pybind11/numpy.h>
 #include <pybind11/pybind11.h>
 
+#include <span>
 #include <string>
 #include <vector>
 
@@ -15,6 +16,8 @@ namespace py = pybind11;
 
 template <class T> constexpr const char* dtype_name() { return std::is_same_v<T, float> ? "float32" : "float64"; }
 
+// "(2, 3)", "(5,)": a shape as numpy prints it.
+std::string shape_str(std::span<const int64_t> dims);
 std::string shape_str(const py::array& a);
 
 // True when obj is a numpy array of integer dtype (class labels); false for anything else,
