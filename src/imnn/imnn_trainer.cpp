@@ -236,12 +236,7 @@ void ImnnTrainer::load_checkpoint(const std::string& path) {
                                 std::to_string(n) + (may_be_empty ? " or none" : ""));
   };
   // Counts are stored as doubles: each must be a whole number in range before it is cast.
-  auto count = [&](const char* what, double v, double lo) {
-    if (!(v >= lo && v <= 1e15 && v == std::floor(v)))
-      throw std::invalid_argument(path + ": checkpoint " + what + " is " + std::to_string(v) + ", expected a whole number >= " +
-                                  std::to_string(static_cast<int64_t>(lo)));
-    return static_cast<int64_t>(v);
-  };
+  auto count = [&](const char* what, double v, int64_t lo) { return io::stored_count(v, lo, path + ": checkpoint " + what); };
   const auto version = sized("imnn/version", need("imnn/version").values<double>(), 1, false)[0];
   if (version != static_cast<double>(kCheckpointVersion))
     throw std::invalid_argument(path + ": IMNN checkpoint version " + std::to_string(version) + ", expected " +

@@ -1,6 +1,7 @@
 #include "trusty/io/npy.hpp"
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -252,6 +253,12 @@ NpyArray decode_npy(std::span<const char> b, const std::string& what) {
   auto l = parse_npy(b, what);
   l.header.data.assign(b.data() + l.offset, b.data() + l.offset + l.bytes);
   return std::move(l.header);
+}
+
+int64_t stored_count(double v, int64_t lo, const std::string& what) {
+  if (!(v >= static_cast<double>(lo) && v <= 1e15 && v == std::floor(v)))
+    throw std::invalid_argument(what + " is " + std::to_string(v) + ", expected a whole number >= " + std::to_string(lo));
+  return static_cast<int64_t>(v);
 }
 
 void write_file_atomic(const std::string& path, std::span<const char> bytes) {

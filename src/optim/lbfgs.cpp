@@ -7,6 +7,7 @@
 #include <numeric>
 #include <stdexcept>
 
+#include "trusty/io/npy.hpp"
 #include "trusty/optim/optimizer.hpp"
 
 namespace trusty::optim {
@@ -266,12 +267,7 @@ void Lbfgs<T>::load_state(const StateDict& s) {
     if (it == s.end()) throw std::invalid_argument("L-BFGS state: missing '" + k + "'");
     return std::vector<T>(it->second.begin(), it->second.end());
   };
-  auto count = [&](const char* k) {
-    const double v = scalar(k);
-    if (!(v >= 0 && v <= 1e15 && v == std::floor(v)))
-      throw std::invalid_argument(std::string("L-BFGS state '") + k + "' is " + std::to_string(v) + ", expected a whole number >= 0");
-    return static_cast<int64_t>(v);
-  };
+  auto count = [&](const char* k) { return io::stored_count(scalar(k), 0, std::string("L-BFGS state '") + k + "'"); };
   n_iter_ = count("n_iter");
   func_evals_ = count("func_evals");
   t_ = static_cast<T>(scalar("t"));

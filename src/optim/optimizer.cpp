@@ -5,6 +5,8 @@
 
 #include "trusty/optim/optimizer.hpp"
 
+#include "trusty/io/npy.hpp"
+
 namespace trusty::optim {
 
 template <class T>
@@ -16,10 +18,7 @@ template <class T>
 void Optimizer<T>::load_state(const StateDict& s) {
   auto it = s.find("step");
   if (it == s.end() || it->second.size() != 1) throw std::invalid_argument("optimizer state: missing 'step'");
-  const double t = it->second[0];
-  if (!(t >= 0 && t <= 1e15 && t == std::floor(t)))
-    throw std::invalid_argument("optimizer state 'step' is " + std::to_string(t) + ", expected a whole number >= 0");
-  t_ = static_cast<int64_t>(t);
+  t_ = io::stored_count(it->second[0], 0, "optimizer state 'step'");
   if (auto l = s.find("lr"); l != s.end() && l->second.size() == 1) lr_ = l->second[0];
 }
 

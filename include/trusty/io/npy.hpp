@@ -41,6 +41,12 @@ Npz read_npz(const std::string& path);
 // The archive held in `bytes`; `what` names it in messages (read_npz passes the path).
 Npz decode_npz(std::span<const char> bytes, const std::string& what);
 
+// A count a checkpoint stores as a double (a step, an iteration): a whole number in
+// [lo, 1e15] is returned as an integer; anything else (NaN, a fraction, a negative or huge
+// value, whose cast would be undefined) throws std::invalid_argument
+// "<what> is <v>, expected a whole number >= <lo>".
+int64_t stored_count(double v, int64_t lo, const std::string& what);
+
 // Writes bytes to path atomically: path.tmp, fsync, rename.
 void write_file_atomic(const std::string& path, std::span<const char> bytes);
 std::vector<char> read_file(const std::string& path);
