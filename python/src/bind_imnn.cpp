@@ -2,12 +2,8 @@
 // loop (imnn::ImnnTrainer) with a built-in simulator, a Python callable
 // f(theta, seed, index) -> array of the data shape, or precomputed numpy arrays.
 //
-// A Python simulator is an sim::Simulator whose simulate() takes the GIL for the call (the
-// loop itself runs with the GIL released); its result is checked for type and shape here and
-// for finite values by sim::simulate_batch / simulate_derivatives, each error a ValueError
-// naming the simulator, the simulation index and θ. Seed-matched derivatives need the same
-// noise at θ ± δθ/2: the (seed, index) contract gives it when the callable draws its noise
-// from a generator seeded by (seed, index) alone (e.g. numpy's default_rng([seed, index])).
+// A Python callable runs as a PySimulator (py_simulator.hpp): the loop runs with the GIL
+// released and each simulation takes it for the call.
 #include <pybind11/numpy.h>
 #include <pybind11/stl.h>
 
@@ -20,6 +16,7 @@
 #include "bindings.hpp"
 #include "convert.hpp"
 #include "net_handle.hpp"
+#include "py_simulator.hpp"
 #include "trusty/imnn/estimator.hpp"
 #include "trusty/imnn/imnn_trainer.hpp"
 #include "trusty/io/module_npz.hpp"
@@ -40,21 +37,12 @@ using core::Tensor;
 // index (as `trusty imnn` does).
 constexpr int64_t kValidationFirst = int64_t{1} << 40, kTestFirst = int64_t{1} << 41;
 
-std::string theta_str(std::span<const double> theta) {
-  std::ostringstream os;
-  os << "(";
-  for (size_t a = 0; a < theta.size(); ++a) os << (a ? ", " : "") << theta[a];
-  return os.str() + (theta.size() == 1 ? ",)" : ")");
-}
-
 // "(n, 10)", "(n, 32, 32)": a shape with a leading axis named `lead`.
 std::string lead_str(const std::string& lead, std::span<const int64_t> d) {
   std::string s = "(" + lead;
   for (auto x : d) s += ", " + std::to_string(x);
   return s + ")";
 }
-
-std::string type_name(const py::handle& o) { return py::str(py::type::of(o).attr("__name__")); }
 
 // A real-valued numpy array (or anything numpy turns into one), as float64; TypeError
 // naming `what` otherwise.
@@ -79,54 +67,6 @@ Tensor<double> to_tensor(const py::handle& obj, const std::string& what) {
 }
 
 py::array_t<double> numpy(const Tensor<double>& t) { return to_numpy<double>(t); }
-
-class PySimulator final : public sim::Simulator {
- public:
-  PySimulator(py::function fn, std::string name, int64_t n_params, Shape shape)
-      : fn_(std::move(fn)), name_(std::move(name)), n_params_(n_params), shape_(shape) {}
-  ~PySimulator() override {
-    py::gil_scoped_acquire gil;
-    fn_ = py::function();
-  }
-  PySimulator(const PySimulator&) = delete;
-  PySimulator& operator=(const PySimulator&) = delete;
-  std::string name() const override { return name_; }
-  int64_t n_params() const override { return n_params_; }
-  Shape data_shape() const override { return shape_; }
-
-  void simulate(std::span<const double> theta, uint64_t seed, int64_t index, std::span<double> out) const override {
-    py::gil_scoped_acquire gil;
-    py::object r = fn_(theta_array(theta), seed, index);
-    const std::string where = "simulator '" + name_ + "' (simulation index " + std::to_string(index) + ", theta = " + theta_str(theta) + ")";
-    py::array a = py::array::ensure(r);
-    if (!a) {
-      PyErr_Clear();
-      throw py::value_error(where + " returned " + type_name(r) + ", expected an array of shape " + shape_.str());
-    }
-    const char k = a.dtype().kind();
-    if (k != 'f' && k != 'i' && k != 'u')
-      throw py::value_error(where + " returned dtype " + std::string(py::str(a.dtype())) + ", expected real numbers (float64)");
-    bool ok = a.ndim() == shape_.rank();
-    for (py::ssize_t i = 0; ok && i < a.ndim(); ++i) ok = a.shape(i) == shape_[static_cast<int>(i)];
-    if (!ok)
-      throw py::value_error(where + " returned shape " + shape_str(a) + ", expected " + shape_str(shape_.to_vector()) +
-                            " (the data shape)");
-    auto c = Array::ensure(a);
-    std::copy(c.data(), c.data() + c.size(), out.begin());
-  }
-
-  static py::array_t<double> theta_array(std::span<const double> theta) {
-    py::array_t<double> th(static_cast<py::ssize_t>(theta.size()));
-    std::copy(theta.begin(), theta.end(), th.mutable_data());
-    return th;
-  }
-
- private:
-  py::function fn_;
-  std::string name_;
-  int64_t n_params_;
-  Shape shape_;
-};
 
 py::dict summary_dict(const imnn::FisherSummary& s) {
   py::dict d;

@@ -16,6 +16,15 @@ std::string shape_str(const py::array& a) {
   return shape_str(dims);
 }
 
+std::string theta_str(std::span<const double> theta) {
+  std::ostringstream os;
+  os << "(";
+  for (size_t a = 0; a < theta.size(); ++a) os << (a ? ", " : "") << theta[a];
+  return os.str() + (theta.size() == 1 ? ",)" : ")");
+}
+
+std::string type_name(const py::handle& o) { return py::str(py::type::of(o).attr("__name__")); }
+
 bool integer_array(const py::handle& obj) {
   if (!py::isinstance<py::array>(obj)) return false;
   const char k = py::reinterpret_borrow<py::array>(obj).dtype().kind();

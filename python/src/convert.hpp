@@ -19,6 +19,10 @@ template <class T> constexpr const char* dtype_name() { return std::is_same_v<T,
 // "(2, 3)", "(5,)": a shape as numpy prints it.
 std::string shape_str(std::span<const int64_t> dims);
 std::string shape_str(const py::array& a);
+// "(1, 0.5)", "(2,)": parameter values as a tuple.
+std::string theta_str(std::span<const double> theta);
+// The Python type name of an object ("NoneType", "list").
+std::string type_name(const py::handle& o);
 
 // True when obj is a numpy array of integer dtype (class labels); false for anything else,
 // including objects that are not arrays at all.
