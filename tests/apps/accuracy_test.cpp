@@ -9,6 +9,7 @@
 #include <fstream>
 #include <nlohmann/json.hpp>
 #include <filesystem>
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -9,6 +9,7 @@
 
 #include "cli_util.hpp"
 #include "trusty/io/npy.hpp"
+#include "test_paths.hpp"
 
 namespace fs = std::filesystem;
 

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <string>
 #include <vector>
+#include "test_paths.hpp"
 
 namespace trusty::test {
 

@@ -10,6 +10,7 @@
 #include "trusty/density/catalogue.hpp"
 #include "trusty/density/mdn_loss.hpp"
 #include "trusty/io/npy.hpp"
+#include "test_paths.hpp"
 
 using namespace trusty;
 using test::run_cli;

@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "trusty/core.hpp"
+#include "test_paths.hpp"
 
 using namespace trusty::core;
 

@@ -4,6 +4,7 @@
 #include <filesystem>
 
 #include "trusty/io/npy.hpp"
+#include "test_paths.hpp"
 
 using namespace trusty;
 namespace fs = std::filesystem;

@@ -5,6 +5,7 @@
 
 #include "trusty/io/checksum.hpp"
 #include "trusty/io/tgz.hpp"
+#include "test_paths.hpp"
 
 using namespace trusty;
 

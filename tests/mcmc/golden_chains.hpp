@@ -10,6 +10,7 @@
 #include <vector>
 
 #include <Eigen/Dense>
+#include "test_paths.hpp"
 
 namespace trusty::mcmc::testing {
 

@@ -9,6 +9,7 @@
 #include "trusty/core/kernels/parallel.hpp"
 #include "trusty/mcmc/sampler.hpp"
 #include "trusty/mcmc/stan_csv.hpp"
+#include "test_paths.hpp"
 
 namespace trusty::mcmc {
 namespace {

@@ -12,6 +12,7 @@
 #include "trusty/nn/layers.hpp"
 #include "trusty/nn/losses.hpp"
 #include "trusty/optim/optimizer.hpp"
+#include "test_paths.hpp"
 
 using namespace trusty;
 using core::Shape;
