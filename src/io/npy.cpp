@@ -31,8 +31,11 @@ size_t item_size(const std::string& d, const std::string& what) {
 }  // namespace
 
 int64_t NpyArray::numel() const {
+  if (std::find(shape.begin(), shape.end(), 0) != shape.end()) return 0;
   int64_t n = 1;
-  for (auto d : shape) n *= d;
+  for (auto d : shape)
+    if (d < 0 || __builtin_mul_overflow(n, d, &n))
+      throw std::invalid_argument("npy: shape with " + std::to_string(shape.size()) + " dimensions has no representable size");
   return n;
 }
 
@@ -227,6 +230,12 @@ NpyLayout parse_npy(std::span<const char> b, const std::string& what) {
   const size_t item = item_size(a.descr, what);
   // The size in bytes, checked against what the file holds before anything is allocated.
   const size_t avail = b.size() - off - hlen;
+  // A zero dimension makes the array empty whatever the others are, but the others must still
+  // multiply to a size (as numpy requires), or code that multiplies the shape out overflows.
+  int64_t nonzero = 1;
+  for (auto d : a.shape)
+    if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > (int64_t{1} << 62)))
+      throw std::invalid_argument(what + ": the shape's non-zero dimensions multiply past 2^62 (expected an array size that fits in memory)");
   uint64_t bytes = item;
   for (auto d : a.shape) {
     if (d != 0 && bytes > avail / static_cast<uint64_t>(d)) {

@@ -61,6 +61,31 @@ TEST(Npy, BadFilesAreNamed) {
   EXPECT_THROW(io::read_npz(tmp("does_not_exist.npz")), std::invalid_argument);
 }
 
+// Found by fuzz_npy: a zero dimension made the array empty, so the size check passed, but the
+// other dimensions overflowed int64 when multiplied out (signed overflow in numel()).
+TEST(Npy, EmptyShapeWhoseOtherDimensionsOverflowIsRefused) {
+  auto npy = [](const std::string& shape) {
+    std::string h = "{'descr': '<f8', 'fortran_order': False, 'shape': " + shape + ", }";
+    h.append(64 - (10 + h.size() + 1) % 64, ' ');
+    h += '\n';
+    std::string b = "\x93NUMPY";
+    b += {'\x01', '\x00', static_cast<char>(h.size() & 0xff), static_cast<char>(h.size() >> 8)};
+    b += h;
+    return std::vector<char>(b.begin(), b.end());
+  };
+  const auto bad = npy("(3333331331333331, 333, 3333331331333331, 0)");
+  try {
+    io::decode_npy(bad, "x.npy");
+    FAIL() << "accepted";
+  } catch (const std::invalid_argument& e) {
+    EXPECT_NE(std::string(e.what()).find("x.npy: the shape's non-zero dimensions multiply past 2^62"), std::string::npos) << e.what();
+  }
+  // Empty arrays whose other dimensions are sane still load, with no elements.
+  const auto ok = io::decode_npy(npy("(1000000, 0, 3)"), "y.npy");
+  EXPECT_EQ(ok.numel(), 0);
+  EXPECT_TRUE(ok.data.empty());
+}
+
 // map_npy: the same tensor as read_npy, without reading the file; writing to the tensor
 // never changes the file (private, copy-on-write mapping); other dtypes and unaligned data
 // fall back to reading; bad files get read_npy's messages.
