@@ -75,7 +75,9 @@ fftw_plan make_plan(Kind kind, const Geometry& g) {
 // The plan for a geometry, made on first use and kept for the life of the process.
 fftw_plan plan_for(Kind kind, const Geometry& g) {
   using Key = std::tuple<int, int, std::array<int, 3>, int64_t>;
-  static std::map<Key, fftw_plan> cache;
+  // Never destroyed: plans stay reachable (so LeakSanitizer does not report them) and remain
+  // valid for threads still running while static objects are destroyed at exit.
+  static auto& cache = *new std::map<Key, fftw_plan>;
   const Key key{static_cast<int>(kind), g.rank, g.dims, g.batch};
   std::lock_guard<std::mutex> lock(fftw_planner_mutex());
   auto it = cache.find(key);

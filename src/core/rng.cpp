@@ -4,6 +4,8 @@
 
 #include <cmath>
 #include <numbers>
+#include <stdexcept>
+#include <string>
 
 namespace trusty::core {
 
@@ -64,7 +66,14 @@ std::vector<int64_t> Rng::permutation(int64_t n) {
   return p;
 }
 
-void Rng::set_state(const State& s) {
+void Rng::set_state(const State& s, const std::string& what) {
+  if (s.avail < 0 || s.avail > 4)
+    throw std::invalid_argument(what + ": " + std::to_string(s.avail) + " buffered words, expected 0 to 4");
+  if (s.avail > 0 && s.counter == 0)
+    throw std::invalid_argument(what + ": buffered words but block counter 0, expected a counter >= 1");
+  if (s.have_spare != 0 && s.have_spare != 1)
+    throw std::invalid_argument(what + ": spare flag " + std::to_string(s.have_spare) + ", expected 0 or 1");
+  if (!std::isfinite(s.spare)) throw std::invalid_argument(what + ": the spare normal is not finite");
   seed_ = s.seed;
   stream_ = s.stream;
   counter_ = s.counter;

@@ -73,7 +73,7 @@ void ChainRunner::read_state(ByteReader& r) {
   core::Rng::State rs;
   rs.seed = r.get<uint64_t>(), rs.stream = r.get<uint64_t>(), rs.counter = r.get<uint64_t>();
   rs.avail = r.get<int64_t>(), rs.have_spare = r.get<int64_t>(), rs.spare = r.get<double>();
-  rng_.set_state(rs);
+  rng_.set_state(rs, what + ": RNG state");
   Eigen::MatrixXd inv;
   r.get_matrix(inv);
   metric_.set_inv_metric(inv, what + " inverse metric");

@@ -372,8 +372,8 @@ void Trainer<T>::load_checkpoint(const std::string& path) {
   } catch (const std::invalid_argument& e) {
     throw std::invalid_argument(path + ": " + e.what());
   }
-  net_.rng().set_state(get_rng(z, "rng/network", path));
-  shuffle_rng_.set_state(get_rng(z, "rng/shuffle", path));
+  net_.rng().set_state(get_rng(z, "rng/network", path), path + ": 'rng/network'");
+  shuffle_rng_.set_state(get_rng(z, "rng/shuffle", path), path + ": 'rng/shuffle'");
   const double epoch = values_of("epoch", 1)[0];
   if (!(epoch >= 0 && epoch <= 1e9)) throw std::invalid_argument(path + ": checkpoint entry 'epoch' is " + std::to_string(epoch) + ", expected a count >= 0");
   epoch_ = static_cast<int>(epoch);

@@ -4,6 +4,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace trusty::core {
@@ -28,7 +29,9 @@ class Rng {
     double spare = 0;
   };
   State state() const { return {seed_, stream_, counter_, avail_, have_spare_ ? 1 : 0, spare_}; }
-  void set_state(const State& s);
+  // Refuses a state no Rng can be in (avail outside 0..4, have_spare not 0/1, a partly used
+  // block 0, a non-finite spare), naming `what`: states come from checkpoint files.
+  void set_state(const State& s, const std::string& what = "RNG state");
 
  private:
   uint64_t seed_, stream_, counter_ = 0;
