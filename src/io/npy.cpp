@@ -232,10 +232,13 @@ NpyLayout parse_npy(std::span<const char> b, const std::string& what) {
   const size_t avail = b.size() - off - hlen;
   // A zero dimension makes the array empty whatever the others are, but the others must still
   // multiply to a size (as numpy requires), or code that multiplies the shape out overflows.
-  int64_t nonzero = 1;
-  for (auto d : a.shape)
-    if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > (int64_t{1} << 62)))
-      throw std::invalid_argument(what + ": the shape's non-zero dimensions multiply past 2^62 (expected an array size that fits in memory)");
+  // (Without a zero, the byte count below is checked against the file instead.)
+  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) {
+    int64_t nonzero = 1;
+    for (auto d : a.shape)
+      if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > (int64_t{1} << 62)))
+        throw std::invalid_argument(what + ": the shape's non-zero dimensions multiply past 2^62 (expected an array size that fits in memory)");
+  }
   uint64_t bytes = item;
   for (auto d : a.shape) {
     if (d != 0 && bytes > avail / static_cast<uint64_t>(d)) {
