@@ -7,6 +7,7 @@
 #include <cstdlib>
 
 #include "mcmc/targets.hpp"
+#include "sanitizers.hpp"
 #include "trusty/mcmc/hmclet.hpp"
 #include "trusty/mcmc/nuts.hpp"
 #include "trusty/mcmc/static_hmc.hpp"
@@ -14,16 +15,7 @@
 
 // AddressSanitizer replaces malloc itself (and initialises before globals, where the counter
 // below is not yet usable), so under ASan nothing is interposed and the tests skip.
-#if defined(__SANITIZE_ADDRESS__)
-#define TRUSTY_ALLOC_COUNTING 0
-#elif defined(__has_feature)
-#if __has_feature(address_sanitizer)
-#define TRUSTY_ALLOC_COUNTING 0
-#endif
-#endif
-#ifndef TRUSTY_ALLOC_COUNTING
-#define TRUSTY_ALLOC_COUNTING 1
-#endif
+#define TRUSTY_ALLOC_COUNTING (!TRUSTY_UNDER_ASAN)
 
 namespace {
 std::atomic<long> g_mallocs{0};

@@ -4,6 +4,7 @@
 
 #include <cmath>
 #include <random>
+#include <stdexcept>
 
 #include "mcmc/golden_chains.hpp"
 #include "trusty/mcmc/diagnostics.hpp"
@@ -23,6 +24,8 @@ std::vector<ChainDraws> golden_chains(const std::vector<std::string>& sets,
   std::vector<MatrixXd> params;
   for (const auto& s : sets) params.push_back(testing::load_chains(s));
   const Eigen::Index n = lp.rows(), rows = n + n_warmup;
+  for (size_t j = 0; j < sets.size(); ++j)  // a shorter set would be read past its end
+    if (params[j].rows() < n) throw std::runtime_error("golden: " + sets[j] + " has fewer draws than " + lp_set);
   std::mt19937_64 rng(11);
   std::normal_distribution<double> normal;
   std::vector<ChainDraws> chains(4);
@@ -114,8 +117,10 @@ TEST(Summary, MaxTreedepthIsConfigurable) {
 }
 
 TEST(Summary, JsonHasEveryFieldAndNullForUndefined) {
-  auto chains = golden_chains({"ar1_weak", "constant"}, "ar1_weak", 0);
-  for (auto& c : chains) c.params.col(1).setConstant(2.5);
+  // A constant parameter (its R-hat is undefined): the second column, renamed and set to 2.5
+  // (the golden constant.csv has only 100 draws).
+  auto chains = golden_chains({"ar1_weak", "ar1_strong"}, "ar1_weak", 0);
+  for (auto& c : chains) c.param_names[1] = "constant", c.params.col(1).setConstant(2.5);
   const nlohmann::json j = to_json(summarize(chains));
   EXPECT_EQ(j["n_chains"], 4);
   EXPECT_EQ(j["parameters"].size(), 3u);
