@@ -233,7 +233,8 @@ NpyLayout parse_npy(std::span<const char> b, const std::string& what) {
   // A zero dimension makes the array empty whatever the others are, but the others must still
   // multiply to a size (as numpy requires), or code that multiplies the shape out overflows.
   // (Without a zero, the byte count below is checked against the file instead.)
-  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) {
+  const bool empty = std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end();
+  if (empty) {
     int64_t nonzero = 1;
     for (auto d : a.shape)
       if (d != 0 && (__builtin_mul_overflow(nonzero, d, &nonzero) || nonzero > (int64_t{1} << 62)))
@@ -247,7 +248,7 @@ NpyLayout parse_npy(std::span<const char> b, const std::string& what) {
     }
     bytes *= static_cast<uint64_t>(d);
   }
-  if (std::find(a.shape.begin(), a.shape.end(), 0) != a.shape.end()) bytes = 0;
+  if (empty) bytes = 0;
   if (bytes > avail) {
     std::string shape;
     for (auto d : a.shape) shape += (shape.empty() ? "" : ", ") + std::to_string(d);

@@ -15,13 +15,11 @@
 
 // AddressSanitizer replaces malloc itself (and initialises before globals, where the counter
 // below is not yet usable), so under ASan nothing is interposed and the tests skip.
-#define TRUSTY_ALLOC_COUNTING (!TRUSTY_UNDER_ASAN)
-
 namespace {
 std::atomic<long> g_mallocs{0};
 }
 
-#if TRUSTY_ALLOC_COUNTING
+#if !TRUSTY_UNDER_ASAN
 extern "C" {
 void* __libc_malloc(size_t);
 void* __libc_calloc(size_t, size_t);
@@ -61,7 +59,7 @@ class Gaussian : public LogDensity {
 };
 
 TEST(Allocation, TransitionsAllocateNothing) {
-  if (!TRUSTY_ALLOC_COUNTING) GTEST_SKIP() << "malloc is not interposed under AddressSanitizer";
+  if (TRUSTY_UNDER_ASAN) GTEST_SKIP() << "malloc is not interposed under AddressSanitizer";
   const long probe = g_mallocs.load();
   void* volatile p = std::malloc(64);
   std::free(p);
@@ -90,7 +88,7 @@ TEST(Allocation, TransitionsAllocateNothing) {
 
 // The transforms' value and gradient (after a thread's first call sized its scratch).
 TEST(Allocation, TransformedDensityAllocatesNothing) {
-  if (!TRUSTY_ALLOC_COUNTING) GTEST_SKIP() << "malloc is not interposed under AddressSanitizer";
+  if (TRUSTY_UNDER_ASAN) GTEST_SKIP() << "malloc is not interposed under AddressSanitizer";
   TransformedDensity d(ParamSpec({{.name = "s", .kind = TransformKind::positive},
                                   {.name = "w", .size = 4, .kind = TransformKind::simplex},
                                   {.name = "r", .size = 2, .kind = TransformKind::interval, .lower = 0, .upper = 3}}),
