@@ -9,13 +9,20 @@ namespace trusty::mcmc::detail {
 
 namespace {
 constexpr char kMagic[] = "trusty-mcmc-checkpoint";
-constexpr int64_t kVersion = 1;
+constexpr int64_t kVersion = 2;  // 2: HMCLET's learned path length and its probes
 
 void put_da(ByteWriter& w, const StepSizeAdaptation& da) {
   w.put(da.mu), w.put(da.s_bar), w.put(da.x_bar), w.put(da.counter);
 }
 void get_da(ByteReader& r, StepSizeAdaptation& da) {
   da.mu = r.get<double>(), da.s_bar = r.get<double>(), da.x_bar = r.get<double>(), da.counter = r.get<int64_t>();
+}
+
+// A stored matrix whose shape is not the one this run uses is damage (or another run's file).
+void expect_shape(const std::string& path, const char* field, const Eigen::MatrixXd& m, int64_t rows, int64_t cols) {
+  if (m.rows() != rows || m.cols() != cols)
+    throw std::invalid_argument(path + ": " + field + " is " + std::to_string(m.rows()) + " x " + std::to_string(m.cols()) +
+                                ", expected " + std::to_string(rows) + " x " + std::to_string(cols));
 }
 
 template <class T>
@@ -47,6 +54,7 @@ void ChainRunner::write_state(ByteWriter& w) const {
     put_da(w, h.da_);
     w.put_matrix(h.ring_), w.put(h.n_seen_), w.put(h.iteration_);
     w.put_matrix(h.cov_inv_metric_), w.put_matrix(h.bfgs_), w.put_matrix(h.prev_q_), w.put_matrix(h.prev_grad_u_);
+    w.put(h.L_max_), w.put_matrix(h.probe_time_), w.put(h.n_probe_);
   }
   w.put(ham_.gradient_evaluations()), w.put(seconds_warmup_), w.put(seconds_sampling_);
   w.put(lp_), w.put(accept_), w.put(stepsize_), w.put(energy_), w.put(params_);
@@ -70,6 +78,8 @@ void ChainRunner::read_state(ByteReader& r) {
   iter_ = r.get<int64_t>(), eps_ = r.get<double>();
   r.get_matrix(z_.q), r.get_matrix(z_.p), r.get_matrix(z_.g);
   z_.lp = r.get<double>();
+  expect_shape(what, "position", z_.q, dim_, 1), expect_shape(what, "momentum", z_.p, dim_, 1);
+  expect_shape(what, "gradient", z_.g, dim_, 1);
   core::Rng::State rs;
   rs.seed = r.get<uint64_t>(), rs.stream = r.get<uint64_t>(), rs.counter = r.get<uint64_t>();
   rs.avail = r.get<int64_t>(), rs.have_spare = r.get<int64_t>(), rs.spare = r.get<double>();
@@ -81,12 +91,25 @@ void ChainRunner::read_state(ByteReader& r) {
   wa_.counter_ = r.get<int64_t>(), wa_.next_window_ = r.get<int64_t>(), wa_.window_size_ = r.get<int64_t>();
   wa_.n_ = r.get<int64_t>();
   r.get_matrix(wa_.mean_), r.get_matrix(wa_.m2_);
+  expect_shape(what, "adaptation mean", wa_.mean_, dim_, 1);
+  expect_shape(what, "adaptation second moments", wa_.m2_, dim_, metric_.kind() == MetricKind::dense_e ? dim_ : 1);
   if (hmclet_) {
     Hmclet& h = *hmclet_;
     h.eps_max_ = r.get<double>();
     get_da(r, h.da_);
     r.get_matrix(h.ring_), h.n_seen_ = r.get<int64_t>(), h.iteration_ = r.get<int64_t>();
     r.get_matrix(h.cov_inv_metric_), r.get_matrix(h.bfgs_), r.get_matrix(h.prev_q_), r.get_matrix(h.prev_grad_u_);
+    h.L_max_ = r.get<int64_t>();
+    r.get_matrix(h.probe_time_), h.n_probe_ = r.get<int64_t>();
+    const int64_t window = o_.hmclet_window;
+    expect_shape(what, "HMCLET ring", h.ring_, window, dim_);
+    expect_shape(what, "HMCLET covariance metric", h.cov_inv_metric_, inv.rows(), inv.cols());
+    if (o_.hmclet_quasi_newton) expect_shape(what, "HMCLET quasi-Newton matrix", h.bfgs_, dim_, dim_);
+    expect_shape(what, "HMCLET previous position", h.prev_q_, dim_, 1);
+    expect_shape(what, "HMCLET previous gradient", h.prev_grad_u_, dim_, 1);
+    expect_shape(what, "HMCLET probe times", h.probe_time_, window, 1);
+    if (h.n_seen_ < 0 || h.iteration_ < 0 || h.n_probe_ < 0 || h.L_max_ < 1 || !(h.eps_max_ > 0))
+      throw std::invalid_argument(what + ": HMCLET state out of range (counters >= 0, L_max >= 1, eps_max > 0 expected)");
   }
   ham_.set_gradient_evaluations(r.get<int64_t>());
   seconds_warmup_ = r.get<double>(), seconds_sampling_ = r.get<double>();

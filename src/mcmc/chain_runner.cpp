@@ -196,7 +196,8 @@ ChainDraws ChainRunner::result() const {
     d.config.emplace_back(o_.hmc_steps > 0 ? "steps" : "int_time",
                           o_.hmc_steps > 0 ? std::to_string(o_.hmc_steps) : std::to_string(o_.hmc_int_time));
   if (o_.algorithm == "hmclet") {
-    d.config.emplace_back("L_max", std::to_string(o_.hmclet_L_max));
+    d.config.emplace_back("L_max", std::to_string(hmclet_->L_max()));
+    d.config.emplace_back("L_max_learned", o_.hmclet_L_max == 0 ? "1" : "0");
     d.config.emplace_back("eps_max", std::to_string(hmclet_->eps_max()));
     d.config.emplace_back("quasi_newton", o_.hmclet_quasi_newton ? "1" : "0");
   }

@@ -1,7 +1,9 @@
 #include "trusty/mcmc/hmclet.hpp"
 
+#include <algorithm>
 #include <cmath>
 #include <stdexcept>
+#include <vector>
 
 namespace trusty::mcmc {
 
@@ -30,6 +32,38 @@ Hmclet::Hmclet(Hamiltonian& hamiltonian, const HmcletSettings& settings)
   prev_q_ = prev_grad_u_ = s_vec_ = y_vec_ = hy_ = Eigen::VectorXd::Zero(d);
   eps_max_ = s_.eps_max;
   da_.delta = s_.delta;
+  if (s_.L_max > 0) L_max_ = s_.L_max;
+  probe_time_ = Eigen::VectorXd::Zero(s_.window);
+  probe_z_ = PhasePoint(d);
+}
+
+int64_t Hmclet::probe(const PhasePoint& z, core::Rng& rng) {
+  probe_z_.q = z.q;
+  probe_z_.g = z.g;
+  probe_z_.lp = z.lp;
+  h_.metric().sample_momentum(rng, probe_z_.p);
+  const double H0 = h_.energy(probe_z_);
+  for (int64_t l = 1; l <= s_.probe_cap; ++l) {
+    h_.leapfrog(probe_z_, eps_max_);
+    if (!(h_.energy(probe_z_) - H0 <= 1000)) return l;  // diverged (or not finite)
+    // d/dt ½(q − q0)ᵀM(q − q0) = (q − q0)ᵀp: the distance in the metric's own (whitened)
+    // coordinates stops growing, NUTS's criterion (p♯·ρ with ρ = Σp ≈ M(q − q0)/ε).
+    if ((probe_z_.q - z.q).dot(probe_z_.p) < 0) return l;
+  }
+  return s_.probe_cap;
+}
+
+void Hmclet::update_L_max() {
+  const int64_t n = std::min(n_probe_, s_.window);
+  if (s_.L_max > 0 || n == 0) return;
+  std::vector<double> v(probe_time_.data(), probe_time_.data() + n);
+  auto mid = v.begin() + n / 2;
+  std::nth_element(v.begin(), mid, v.end());
+  double median = *mid;
+  if (n % 2 == 0) median = 0.5 * (median + *std::max_element(v.begin(), mid));
+  // Times, not step counts: ε_max moves during burn-in (and is exp(x̄) after it).
+  const double L = 2 * median / eps_max_;
+  L_max_ = L >= 1 ? static_cast<int64_t>(std::min<double>(std::lround(L), static_cast<double>(2 * s_.probe_cap))) : 1;
 }
 
 void Hmclet::initialize(PhasePoint& z, core::Rng& rng) {
@@ -85,7 +119,7 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
   // instead pushed ε_max past the leapfrog's stability limit (seen as tens of divergences
   // on a 0.99-correlated Gaussian for some seeds).
   const double eps = warmup && s_.eps_max <= 0 ? eps_max_ : eps_max_ * (1.0 - u);
-  const int64_t L = 1 + static_cast<int64_t>(std::floor(static_cast<double>(s_.L_max) * u2));
+  const int64_t L = 1 + static_cast<int64_t>(std::floor(static_cast<double>(L_max_) * u2));
   eps_used = eps;
   prev_q_ = z.q;
   prev_grad_u_ = -z.g;
@@ -97,11 +131,19 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
   ring_.row(n_seen_ % s_.window) = z.q.transpose();
   ++n_seen_;
   const bool moved = z.q != prev_q_;
-  if (iteration_ % s_.update_every == 0 && iteration_ <= s_.num_warmup - s_.term_buffer) {
-    update_covariance();
-    if (s_.eps_max <= 0) {
-      da_.mu = std::log(10 * eps_max_);
-      da_.restart();
+  if (s_.L_max == 0) probe_time_[n_probe_++ % s_.window] = static_cast<double>(probe(z, rng)) * eps_max_;
+  if (iteration_ % s_.update_every == 0) {
+    update_L_max();
+    if (iteration_ <= s_.num_warmup - s_.term_buffer) {
+      update_covariance();
+      // Dual averaging starts again while the ring fills and the metric changes wholesale;
+      // once the window slides it changes a little per update, and x̄ keeps averaging (a
+      // restart every update left ε_max the mean of only the last term_buffer iterations:
+      // chains of one model ended with step sizes 10x apart).
+      if (s_.eps_max <= 0) {
+        da_.mu = std::log(10 * eps_max_);
+        da_.restart();
+      }
     }
   }
   if (s_.quasi_newton) {
@@ -115,6 +157,7 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
 
 void Hmclet::end_warmup() {
   if (s_.eps_max <= 0 && da_.counter > 0) eps_max_ = da_.final_step_size();
+  update_L_max();
 }
 
 }  // namespace trusty::mcmc

@@ -39,10 +39,12 @@ void validate_algorithms(const SamplerOptions& o) {
     bad("hmc_int_time", "a positive finite number", str(o.hmc_int_time));
   if (!(o.hmclet_eps_max >= 0) || !std::isfinite(o.hmclet_eps_max))
     bad("hmclet_eps_max", ">= 0 (0: adapted)", str(o.hmclet_eps_max));
-  if (o.hmclet_L_max < 1) bad("hmclet_L_max", ">= 1", str(o.hmclet_L_max));
+  if (o.hmclet_L_max < 0) bad("hmclet_L_max", ">= 0 (0: learned in burn-in)", str(o.hmclet_L_max));
   if (o.hmclet_window < 2) bad("hmclet_window", ">= 2", str(o.hmclet_window));
   if (o.algorithm == "hmclet" && o.num_warmup == 0 && o.hmclet_eps_max == 0)
     bad("hmclet_eps_max", "> 0 when num_warmup = 0 (no burn-in to adapt it)", "0");
+  if (o.algorithm == "hmclet" && o.num_warmup == 0 && o.hmclet_L_max == 0)
+    bad("hmclet_L_max", ">= 1 when num_warmup = 0 (no burn-in to learn it)", "0");
   if (o.hmclet_update_every < 1) bad("hmclet_update_every", ">= 1", str(o.hmclet_update_every));
 }
 }  // namespace

@@ -44,7 +44,9 @@ TEST(Sampler, BadOptionsNamed) {
   EXPECT_MESSAGE(sample(f, {.metric = "riemann"}), "SamplerOptions.metric: expected \"unit_e\", \"diag_e\" or \"dense_e\"");
   EXPECT_MESSAGE(sample(f, {.init = {1.0}}), "SamplerOptions.init: expected 2 values");
   EXPECT_MESSAGE(sample(f, {.init_radius = -1}), "SamplerOptions.init_radius");
-  EXPECT_MESSAGE(sample(f, {.hmclet_L_max = 0}), "SamplerOptions.hmclet_L_max: expected >= 1");
+  EXPECT_MESSAGE(sample(f, {.hmclet_L_max = -1}), "SamplerOptions.hmclet_L_max: expected >= 0");
+  EXPECT_MESSAGE(sample(f, {.algorithm = "hmclet", .num_warmup = 0, .hmclet_eps_max = 0.1}),
+                 "SamplerOptions.hmclet_L_max: expected >= 1 when num_warmup = 0");
   EXPECT_MESSAGE(sample(f, {.resume = true}), "SamplerOptions.checkpoint_path");
   EXPECT_MESSAGE(sample(f, {.algorithm = "hmclet", .num_warmup = 0}), "SamplerOptions.hmclet_eps_max: expected > 0 when num_warmup = 0");
   EXPECT_MESSAGE(sample(f, {.window = 0}), "SamplerOptions.window: expected >= 1, got 0");
@@ -200,6 +202,22 @@ TEST(Sampler, CheckpointWithOverflowingMatrixSizeIsRefused) {
                              path + ".chain1", std::filesystem::copy_options::overwrite_existing);
   SamplerOptions o{.num_warmup = 10, .num_samples = 10, .chains = 1, .seed = 1, .checkpoint_path = path, .resume = true};
   EXPECT_THROW(sample(*density, o), std::invalid_argument);
+  std::filesystem::remove(path + ".chain1");
+}
+
+// Every stored matrix must have the shape this run uses: an HMCLET checkpoint written with a
+// 40-draw covariance window is refused by a run with a 50-draw one, naming the field (before,
+// the ring was read as stored and indexed with the new window: out of bounds).
+TEST(Sampler, HmcletCheckpointOfAnotherShapeIsRefused) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(2), Eigen::VectorXd::Ones(2));
+  const std::string path = temp_path("hmclet_shape");
+  SamplerOptions o{.algorithm = "hmclet", .num_warmup = 20, .num_samples = 10, .chains = 1, .seed = 1,
+                   .hmclet_window = 40, .checkpoint_path = path};
+  (void)sample(*density, o);
+  o.resume = true;
+  EXPECT_NO_THROW(sample(*density, o));  // the same options read it back
+  o.hmclet_window = 50;
+  EXPECT_MESSAGE(sample(*density, o), "HMCLET ring is 40 x 2, expected 50 x 2");
   std::filesystem::remove(path + ".chain1");
 }
 

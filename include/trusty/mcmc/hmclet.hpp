@@ -13,9 +13,25 @@
 //    Stan's terminal buffer does);
 //  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
 //    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
-//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄).
-//    While it is adapted the trajectories use ε = ε_max (L still random), so δ is the
-//    acceptance of the largest step and no sampling step exceeds it;
+//    restarted with μ = ln(10 ε_max) at each metric update while the ring is still filling
+//    (later the window slides and the metric changes a little per update, so x̄ keeps
+//    averaging); after burn-in ε_max = exp(x̄). While it is adapted the trajectories use
+//    ε = ε_max (L still random), so δ is the acceptance of the largest step and no sampling
+//    step exceeds it;
+//  - path length (L_max = 0, "auto", the default): after each burn-in iteration a probe
+//    trajectory from the new point, with fresh momentum and step ε_max, runs until it turns
+//    back, (q_l − q_0)·p_l < 0 (its distance from q_0 in the metric's whitened coordinates
+//    stops growing: NUTS's criterion), or diverges, or reaches probe_cap steps; its duration
+//    T_u = ε_max L_u goes to a ring of the last `window` probes, and at every metric update
+//    (and at the end of burn-in, with the final ε_max) L_max ← round(2·median(T_u) / ε_max).
+//    Why 2: on a Gaussian whitened by the metric the turn comes at half a period (t = π),
+//    the best integration time is about a quarter period, and with ε and L uniform the mean
+//    of εL is ε_max L_max / 4 = median(T_u) / 2 while the longest path is a full period.
+//    The probes are the empirical HMC idea of Wu, Stoehr & Robert (2018, "Faster
+//    Hamiltonian Monte Carlo by learning leapfrog scale"); they cost gradients in burn-in
+//    only (counted with the rest) and are discarded. Until the first update L_max is 20.
+//    A fixed path length (L_max > 0) is the seed's original mode: on a strongly curved
+//    posterior (the neural bias model of docs/density.md) L_max = 20 left R̂ at 1.5;
 //  - quasi-Newton preconditioner (optional): H, a BFGS estimate of the inverse Hessian of
 //    U = −ln π, built from the (θ, ∇U) pairs of successive accepted iterations:
 //      s = θ_new − θ_old, y = ∇U_new − ∇U_old, ρ = 1/(sᵀy),
@@ -49,7 +65,8 @@ bool bfgs_inverse_update(Eigen::MatrixXd& H, const Eigen::VectorXd& s, const Eig
 
 struct HmcletSettings {
   double eps_max = 0;        // 0: heuristic start + dual averaging during burn-in
-  int64_t L_max = 20;
+  int64_t L_max = 0;         // 0: learned in burn-in from U-turn probes (see above)
+  int64_t probe_cap = 1024;  // longest probe trajectory (NUTS's 2^max_depth)
   int64_t window = 100;
   int64_t update_every = 25;
   bool quasi_newton = false;
@@ -73,6 +90,7 @@ class Hmclet {
   void end_warmup();
 
   double eps_max() const { return eps_max_; }
+  int64_t L_max() const { return L_max_; }
 
   // State, for checkpoints.
   double eps_max_ = 0;
@@ -82,8 +100,14 @@ class Hmclet {
   Eigen::MatrixXd cov_inv_metric_; // the covariance-based M⁻¹ in Metric::inv_metric() layout
   Eigen::MatrixXd bfgs_;           // H (quasi-Newton)
   Eigen::VectorXd prev_q_, prev_grad_u_;
+  int64_t L_max_ = 20;             // the path-length bound in use
+  Eigen::VectorXd probe_time_;     // ring of the last `window` probe times ε_max·L_u (auto L_max)
+  int64_t n_probe_ = 0;
 
  private:
+  int64_t probe(const PhasePoint& z, core::Rng& rng);
+  void update_L_max();
+
   void update_covariance();
   void bfgs_update(const PhasePoint& z);
   void use_covariance_metric();
@@ -92,6 +116,7 @@ class Hmclet {
   HmcletSettings s_;
   StaticHmc hmc_;
   Eigen::VectorXd s_vec_, y_vec_, hy_;
+  PhasePoint probe_z_;
 };
 
 }  // namespace trusty::mcmc

@@ -61,11 +61,12 @@ struct SamplerOptions {
   // Static HMC: steps per transition, or (steps = 0) the integration time ε·L.
   int64_t hmc_steps = 0;
   double hmc_int_time = 2 * std::numbers::pi;
-  // HMCLET: ε_max (0: adapted; required > 0 without burn-in), L_max, covariance window and its
+  // HMCLET: ε_max (0: adapted; required > 0 without burn-in), L_max (0: learned in burn-in from
+  // U-turn probes; required > 0 without burn-in), covariance window and its
   // update period, quasi-Newton preconditioner (forces a dense metric). term_buffer above
   // also ends HMCLET's covariance updates before the end of burn-in.
   double hmclet_eps_max = 0;
-  int64_t hmclet_L_max = 20, hmclet_window = 100, hmclet_update_every = 25;
+  int64_t hmclet_L_max = 0, hmclet_window = 100, hmclet_update_every = 25;
   bool hmclet_quasi_newton = false;
   // Checkpoints.
   std::string checkpoint_path{};
