@@ -32,23 +32,29 @@ constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 // here, naming line and column, before toml++ sees it: toml++ 3.3 (Debian 12) reaches
 // undefined behaviour (TOML_UNREACHABLE in is_non_ascii_horizontal_whitespace) on some
 // non-ASCII characters in structural positions, e.g. "[a" then U+00B2 (found by fuzz_config).
+// A quote opens a string only where TOML lets one start: at the start of a line or after
+// '=', '[', ',', '{' or '.' (spaces between). Elsewhere, e.g. inside a bare value such as
+// `2B@'''`, toml++ scans on through the quote character by character, so the text after it
+// is structural too (found by fuzz_imnn_config: `grid = 2B...'''` then U+FEFF).
 void check_structure_is_ascii(const std::string& t, const std::string& path) {
   size_t line = 1, col = 1;
   enum { plain, comment, basic, literal, ml_basic, ml_literal } state = plain;
+  char prev = '\0';  // the last character on this line that was not a space or tab ('\0': none)
+  auto string_may_start = [&] { return prev == '\0' || std::strchr("=[,{.", prev) != nullptr; };
   for (size_t i = 0; i < t.size(); ++i, ++col) {
     const char ch = t[i];
     if (ch == '\n') {
-      ++line, col = 0;
+      ++line, col = 0, prev = '\0';
       if (state == comment || state == basic || state == literal) state = plain;  // unterminated: toml++ reports it
       continue;
     }
     switch (state) {
       case plain:
         if (ch == '#') state = comment;
-        else if (t.compare(i, 3, "\"\"\"") == 0) state = ml_basic, i += 2, col += 2;
-        else if (t.compare(i, 3, "'''") == 0) state = ml_literal, i += 2, col += 2;
-        else if (ch == '"') state = basic;
-        else if (ch == '\'') state = literal;
+        else if (t.compare(i, 3, "\"\"\"") == 0 && string_may_start()) state = ml_basic, i += 2, col += 2;
+        else if (t.compare(i, 3, "'''") == 0 && string_may_start()) state = ml_literal, i += 2, col += 2;
+        else if (ch == '"' && string_may_start()) state = basic;
+        else if (ch == '\'' && string_may_start()) state = literal;
         else if (static_cast<unsigned char>(ch) >= 0x80)
           throw ConfigError(path + ":" + std::to_string(line) + ":" + std::to_string(col) +
                             ": a non-ASCII character outside a string or comment (TOML keys and values are ASCII unless quoted)");
@@ -69,6 +75,7 @@ void check_structure_is_ascii(const std::string& t, const std::string& path) {
         if (t.compare(i, 3, "'''") == 0) state = plain, i += 2, col += 2;
         break;
     }
+    if (state == plain && ch != ' ' && ch != '\t') prev = ch;  // a closing quote counts: `"a" "b"` is no start
   }
 }
 }  // namespace

@@ -180,6 +180,11 @@ std::vector<Case> catalogue() {
       // toml++ 3.3 reached undefined behaviour on this (fuzz_config): refused before parsing.
       {"toml_non_ascii_structure", [](const std::string& d) { write_text(d, "c.toml", "[data]\nname = \"xor\"\n[dx1\xc2\xb2 + 5]\n"); }, kTrain,
        {"{d}/c.toml:3:5: a non-ASCII character outside a string or comment"}},
+      // A quote inside a bare value opens no string for toml++, which scans on through it
+      // (fuzz_imnn_config: UB on the U+FEFF after `2B...'''`): still structural text here.
+      {"toml_non_ascii_after_quote_in_bare_value",
+       [](const std::string& d) { write_text(d, "c.toml", "[data]\nname = \"xor\"\nseed = 2B@'''\xc2\xb2'''\n"); }, kTrain,
+       {"{d}/c.toml:3:14: a non-ASCII character outside a string or comment"}},
       {"toml_syntax", [](const std::string& d) { write_text(d, "c.toml", "[data\nname = 1\n"); }, kTrain, {"{d}/c.toml:1:"}},
       // [model]
       model_key("hidden_zero", "hidden = [0]", "hidden: expected layer widths in [1, 16777216], got 0"),
