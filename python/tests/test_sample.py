@@ -37,6 +37,18 @@ def test_correlated_gaussian_with_a_dense_metric(tmp_path):
     assert json.loads((tmp_path / "run" / "summary.json").read_text())["parameters"][1]["name"] == "theta.1"
 
 
+def test_hmclet_with_a_learned_path_length():
+    # HMCLET's default: the path length comes from U-turn probes in burn-in (docs/sample.md).
+    fit = trusty.sample(correlated, dim=2, algorithm="hmclet", metric="dense_e", chains=4, warmup=500, samples=1000,
+                        seed=4)
+    s = {p["name"]: p for p in fit["summary"]["parameters"]}
+    for name in ["theta.1", "theta.2"]:
+        assert abs(s[name]["mean"]) < 4 * s[name]["mcse_mean"]
+        assert abs(s[name]["sd"] - 1) < 4 * s[name]["mcse_sd"] + 0.02
+        assert s[name]["rhat"] < 1.01
+    assert fit["n_leapfrog__"].max() > 1
+
+
 def test_same_seed_same_draws_any_thread_count():
     a = trusty.sample(correlated, dim=2, chains=2, warmup=100, samples=100, seed=5, threads=1)
     b = trusty.sample(correlated, dim=2, chains=2, warmup=100, samples=100, seed=5, threads=2)
