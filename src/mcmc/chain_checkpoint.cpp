@@ -1,6 +1,8 @@
 // ChainRunner's checkpoint: every piece of state the next iteration reads, so a resumed chain
 // continues bit-identically (only the wall-clock timings differ).
+#include <algorithm>
 #include <stdexcept>
+#include <string>
 
 #include "chain_runner.hpp"
 #include "trusty/io/npy.hpp"
@@ -117,6 +119,18 @@ void ChainRunner::read_state(ByteReader& r) {
   energy_ = r.get_vector<double>(), params_ = r.get_vector<double>();
   treedepth_ = r.get_vector<int>(), n_leapfrog_ = r.get_vector<int>(), divergent_ = r.get_vector<int>();
   if (!r.at_end()) throw std::invalid_argument(what + ": trailing bytes in checkpoint");
+  // The draws so far: one per recorded iteration in every column (fuzz_chain_checkpoint found
+  // draws without parameters, read later as a null matrix).
+  const int64_t total = o_.num_warmup + o_.num_samples;
+  if (iter_ < 0 || iter_ > total)
+    throw std::invalid_argument(what + ": iteration " + std::to_string(iter_) + ", expected 0.." + std::to_string(total));
+  const auto n = static_cast<size_t>(o_.save_warmup ? iter_ : std::max<int64_t>(0, iter_ - o_.num_warmup));
+  const bool consistent = lp_.size() == n && accept_.size() == n && stepsize_.size() == n && energy_.size() == n &&
+                          treedepth_.size() == n && n_leapfrog_.size() == n && divergent_.size() == n &&
+                          params_.size() == n * static_cast<size_t>(cdim_);
+  if (!consistent)
+    throw std::invalid_argument(what + ": the stored draws do not match " + std::to_string(n) + " recorded iterations of " +
+                                std::to_string(cdim_) + " parameters");
 }
 
 void ChainRunner::save(const std::string& path) const {

@@ -205,6 +205,22 @@ TEST(Sampler, CheckpointWithOverflowingMatrixSizeIsRefused) {
   std::filesystem::remove(path + ".chain1");
 }
 
+// Stored draws must be one per recorded iteration in every column: a checkpoint whose lp__
+// column has draws but whose parameter block is empty (found by fuzz_chain_checkpoint; it was
+// read as a null matrix after the run) is refused.
+TEST(Sampler, CheckpointWithInconsistentDrawsIsRefused) {
+  const auto density = test::diag_gaussian(Eigen::VectorXd::Zero(2), Eigen::VectorXd::Ones(2));
+  const std::string path = temp_path("draws");
+  std::filesystem::copy_file(std::string(TRUSTY_SOURCE_DIR) + "/fuzz/corpus/chain_checkpoint/regression_draws_without_parameters.chain1",
+                             path + ".chain1", std::filesystem::copy_options::overwrite_existing);
+  for (const char* algorithm : {"nuts", "hmclet"}) {
+    SamplerOptions o{.algorithm = algorithm, .num_warmup = 10, .num_samples = 10, .chains = 1, .seed = 1,
+                     .checkpoint_path = path, .resume = true};
+    EXPECT_THROW(sample(*density, o), std::invalid_argument) << algorithm;
+  }
+  std::filesystem::remove(path + ".chain1");
+}
+
 // Every stored matrix must have the shape this run uses: an HMCLET checkpoint written with a
 // 40-draw covariance window is refused by a run with a 50-draw one, naming the field (before,
 // the ring was read as stored and indexed with the new window: out of bounds).
