@@ -3,6 +3,7 @@
 #include <toml++/toml.h>
 
 #include <cerrno>
+#include <cstdio>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
@@ -39,12 +40,20 @@ constexpr size_t kMaxConfigBytes = size_t{16} << 20;
 void check_structure_is_ascii(const std::string& t, const std::string& path) {
   size_t line = 1, col = 1;
   enum { plain, comment, basic, literal, ml_basic, ml_literal } state = plain;
-  char prev = '\0';  // the last character on this line that was not a space or tab ('\0': none)
-  auto string_may_start = [&] { return prev == '\0' || std::strchr("=[,{.", prev) != nullptr; };
+  int prev = -1;  // the last character on this line that was not a space or tab (-1: none)
+  auto string_may_start = [&] { return prev == -1 || (prev != 0 && std::strchr("=[,{.", prev) != nullptr); };
   for (size_t i = 0; i < t.size(); ++i, ++col) {
     const char ch = t[i];
+    // TOML allows no control character but tab and line ends anywhere, strings and comments
+    // included (and a NUL once passed for a line start here: fuzz_imnn_config).
+    if ((static_cast<unsigned char>(ch) < 0x20 && ch != '\t' && ch != '\n' && ch != '\r') || ch == 0x7f) {
+      char what[96];
+      std::snprintf(what, sizeof what, ":%zu:%zu: control character 0x%02x (TOML allows only tab and line ends)", line, col,
+                    static_cast<unsigned>(static_cast<unsigned char>(ch)));
+      throw ConfigError(path + what);
+    }
     if (ch == '\n') {
-      ++line, col = 0, prev = '\0';
+      ++line, col = 0, prev = -1;
       if (state == comment || state == basic || state == literal) state = plain;  // unterminated: toml++ reports it
       continue;
     }
@@ -75,7 +84,7 @@ void check_structure_is_ascii(const std::string& t, const std::string& path) {
         if (t.compare(i, 3, "'''") == 0) state = plain, i += 2, col += 2;
         break;
     }
-    if (state == plain && ch != ' ' && ch != '\t') prev = ch;  // a closing quote counts: `"a" "b"` is no start
+    if (state == plain && ch != ' ' && ch != '\t') prev = static_cast<unsigned char>(ch);  // a closing quote counts: `"a" "b"` is no start
   }
 }
 }  // namespace

@@ -185,6 +185,11 @@ std::vector<Case> catalogue() {
       {"toml_non_ascii_after_quote_in_bare_value",
        [](const std::string& d) { write_text(d, "c.toml", "[data]\nname = \"xor\"\nseed = 2B@'''\xc2\xb2'''\n"); }, kTrain,
        {"{d}/c.toml:3:14: a non-ASCII character outside a string or comment"}},
+      // A NUL once stood in for a line start in that check (fuzz_imnn_config): control
+      // characters are refused anywhere, as TOML does.
+      {"toml_control_character",
+       [](const std::string& d) { write_text(d, "c.toml", std::string("[data]\nname = \"xor\" # a\0b\n", 26)); }, kTrain,
+       {"{d}/c.toml:2:17: control character 0x00 (TOML allows only tab and line ends)"}},
       {"toml_syntax", [](const std::string& d) { write_text(d, "c.toml", "[data\nname = 1\n"); }, kTrain, {"{d}/c.toml:1:"}},
       // [model]
       model_key("hidden_zero", "hidden = [0]", "hidden: expected layer widths in [1, 16777216], got 0"),
