@@ -20,8 +20,9 @@ for alg in "${ALGS[@]}"; do
   if [ "$alg" = hmclet ]; then
     # HMCLET's burn-in learns the metric from the chain's own covariance: a longer one, over
     # a wider window, and paths of up to 400 steps. This posterior is strongly curved: NUTS
-    # runs ~85 leapfrog steps per iteration at eps ~ 0.045; the learned path length
-    # (hmclet_L_max = 0) reached max R-hat 1.046 and a fixed L_max = 20 only 1.5 (docs/density.md).
+    # runs ~85 leapfrog steps per iteration at eps ~ 0.045; a fixed L_max = 20 reached only
+    # max R-hat 1.5, the learned path length (hmclet_L_max = 0) 1.008 at a higher cost in
+    # gradients (docs/density.md).
     sed -i "s/^warmup = 1000/warmup = 2000/" "$cfg"
     printf 'hmclet_L_max = 400\nhmclet_window = 400\n' >> "$cfg"
   fi

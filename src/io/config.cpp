@@ -41,7 +41,7 @@ void check_structure_is_ascii(const std::string& t, const std::string& path) {
   size_t line = 1, col = 1;
   enum { plain, comment, basic, literal, ml_basic, ml_literal } state = plain;
   int prev = -1;  // the last character on this line that was not a space or tab (-1: none)
-  auto string_may_start = [&] { return prev == -1 || (prev != 0 && std::strchr("=[,{.", prev) != nullptr); };
+  auto string_may_start = [&] { return prev == -1 || std::strchr("=[,{.", prev) != nullptr; };  // prev is never NUL (refused below)
   for (size_t i = 0; i < t.size(); ++i, ++col) {
     const char ch = t[i];
     // TOML allows no control character but tab and line ends anywhere, strings and comments

@@ -136,10 +136,6 @@ Transition Hmclet::transition(PhasePoint& z, bool warmup, core::Rng& rng, double
     update_L_max();
     if (iteration_ <= s_.num_warmup - s_.term_buffer) {
       update_covariance();
-      // Dual averaging starts again while the ring fills and the metric changes wholesale;
-      // once the window slides it changes a little per update, and x̄ keeps averaging (a
-      // restart every update left ε_max the mean of only the last term_buffer iterations:
-      // chains of one model ended with step sizes 10x apart).
       if (s_.eps_max <= 0) {
         da_.mu = std::log(10 * eps_max_);
         da_.restart();

@@ -13,11 +13,9 @@
 //    Stan's terminal buffer does);
 //  - ε_max: if not given (0), found with Stan's initial step-size heuristic, then adapted by
 //    dual averaging (δ, γ, κ, t0 as for NUTS) on each iteration's acceptance probability,
-//    restarted with μ = ln(10 ε_max) at each metric update while the ring is still filling
-//    (later the window slides and the metric changes a little per update, so x̄ keeps
-//    averaging); after burn-in ε_max = exp(x̄). While it is adapted the trajectories use
-//    ε = ε_max (L still random), so δ is the acceptance of the largest step and no sampling
-//    step exceeds it;
+//    restarted with μ = ln(10 ε_max) at each metric update; after burn-in ε_max = exp(x̄).
+//    While it is adapted the trajectories use ε = ε_max (L still random), so δ is the
+//    acceptance of the largest step and no sampling step exceeds it;
 //  - path length (L_max = 0, "auto", the default): after each burn-in iteration a probe
 //    trajectory from the new point, with fresh momentum and step ε_max, runs until it turns
 //    back, (q_l − q_0)·p_l < 0 (its distance from q_0 in the metric's whitened coordinates
