@@ -9,6 +9,7 @@
 
 #include "test_util.hpp"
 #include "trusty/bayes/map_fit.hpp"
+#include "trusty/core/kernels/parallel.hpp"
 #include "trusty/density/halo_simulator.hpp"
 #include "trusty/mcmc/observed_information.hpp"
 
@@ -39,6 +40,67 @@ TEST(NeuralBiasModel, LayoutAndGradient) {
   for (size_t i = 0; i < theta.size(); ++i) theta[i] += 0.05 * std::sin(static_cast<double>(i) + 1);
   const auto r = mcmc::check_gradient(model, theta, {.eps = 1e-5, .tol = 1e-6});
   EXPECT_TRUE(r.ok) << r.str();
+}
+
+TEST(NeuralBiasModel, FusedLikelihoodMatchesTheComposite) {
+  // The fused kernel (bias_likelihood.hpp) against the composite of tape ops, value and
+  // gradient, for 1, 2 and 3 components; at the truth, away from it, with the second
+  // component's ReLU closed (its mean increment negative everywhere) and with wide widths.
+  // Also: the tape node gives the same gradient, the prior is normal_lpdf's, and one thread
+  // or two give the same bits.
+  const auto cat = density::simulate_catalogue(small_box(6, 6), 3);
+  ASSERT_GT(cat.size(), 20);
+  const auto truth = density::default_true_theta();
+  auto with_components = [&](int64_t k, std::vector<double> th) {
+    th.resize(static_cast<size_t>(density::bias_model_dim(k)));
+    if (k == 3) {
+      const double extra[6] = {0.3, 5.0, 0.2, 0.8, 0.05, -7.0};
+      std::copy(extra, extra + 6, th.end() - 6);
+    }
+    return th;
+  };
+  std::vector<std::vector<double>> points = {truth, truth, truth, truth};
+  for (size_t i = 0; i < truth.size(); ++i) points[1][i] += 0.1 * std::cos(3.0 * static_cast<double>(i));
+  points[2][14] = -3;   // μ increment of component 2: 0.3 ψ − 3 < 0, the ReLU closed
+  points[3][10] = -4;   // σ_1 ≈ softplus(ln 10³ − 4) ≈ 18: erfc far from its tails
+  for (int64_t k : {1, 2, 3}) {
+    density::BiasModelOptions o;
+    o.components = k;
+    o.prior_sd = 0;
+    const density::NeuralBiasModel model(cat, o);
+    for (size_t pi = 0; pi < points.size(); ++pi) {
+      const auto th = with_components(k, points[pi]);
+      std::vector<double> gf(th.size()), gr(th.size()), gt(th.size());
+      const double vf = model.log_density_and_gradient(th, gf);
+      const double vr = core::value_and_grad<double>([&](core::Var<double> t) { return model.log_likelihood_reference(t); }, th, gr);
+      const double vt = core::value_and_grad<double>([&](core::Var<double> t) { return model.log_likelihood(t); }, th, gt);
+      ASSERT_TRUE(std::isfinite(vr));
+      EXPECT_NEAR(vf, vr, 1e-11 * std::abs(vr)) << "K " << k << " point " << pi;
+      EXPECT_EQ(vt, vf);
+      double gmax = 0;
+      for (double v : gr) gmax = std::max(gmax, std::abs(v));
+      for (size_t i = 0; i < th.size(); ++i) {
+        EXPECT_NEAR(gf[i], gr[i], 1e-10 * gmax) << "K " << k << " point " << pi << " parameter " << i;
+        EXPECT_EQ(gt[i], gf[i]);
+      }
+    }
+  }
+  // The prior, and thread-count independence, on the default model (16³ voxels: enough work
+  // for the two halves to run on two threads).
+  const density::NeuralBiasModel model(density::simulate_catalogue(small_box(16, 16), 4));
+  const auto& th = points[1];
+  std::vector<double> g1(th.size()), g2(th.size()), gr(th.size());
+  core::kernels::set_parallel_threads(1);
+  const double v1 = model.log_density_and_gradient(th, g1);
+  core::kernels::set_parallel_threads(2);
+  const double v2 = model.log_density_and_gradient(th, g2);
+  core::kernels::set_parallel_threads(1);
+  EXPECT_EQ(v1, v2);
+  EXPECT_EQ(g1, g2);
+  const double vr = core::value_and_grad<double>(
+      [&](core::Var<double> t) { return core::add(model.log_likelihood_reference(t), core::normal_lpdf(t, 0.0, 10.0)); }, th, gr);
+  EXPECT_NEAR(v1, vr, 1e-11 * std::abs(vr));
+  for (size_t i = 0; i < th.size(); ++i) EXPECT_NEAR(g1[i], gr[i], 1e-9 * (1 + std::abs(gr[i]))) << i;
 }
 
 TEST(NeuralBiasModel, MaximumLikelihoodIsCalibratedOver20Catalogues) {

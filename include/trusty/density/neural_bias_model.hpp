@@ -14,10 +14,12 @@
 // appearance in row-major order), checked when the model is built.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
+#include "trusty/density/bias_likelihood.hpp"
 #include "trusty/density/catalogue.hpp"
 #include "trusty/density/intensity_mdn.hpp"
 #include "trusty/density/poisson_likelihood.hpp"
@@ -49,8 +51,12 @@ class NeuralBiasModel final : public mcmc::LogDensity {
   double log_density_and_gradient(std::span<const double> theta, std::span<double> grad) const override;
   std::vector<std::string> param_names() const override { return bias_model_names(opt_.components); }
 
-  // ln L alone (no prior), as a tape value.
+  // ln L alone (no prior), as a tape value: one node over the fused kernel
+  // (bias_likelihood.hpp), which log_density_and_gradient calls directly.
   core::Var<double> log_likelihood(const core::Var<double>& theta) const;
+  // The same from the composite of tape ops (engine, intensity MDN, Poisson likelihood): the
+  // reference the fused kernel is tested against.
+  core::Var<double> log_likelihood_reference(const core::Var<double>& theta) const;
   // Σ_j λ_j, the expected number of halos above threshold at θ, and per voxel.
   double expected_count(std::span<const double> theta) const;
   std::vector<double> expected_counts(std::span<const double> theta) const;
@@ -67,6 +73,7 @@ class NeuralBiasModel final : public mcmc::LogDensity {
   core::Tensor<double> field_;  // [1, 1, n, n, n]
   std::vector<int64_t> halo_voxel_;
   core::Tensor<double> log_mass_;
+  std::shared_ptr<const BiasLikelihood> fused_;
 };
 
 }  // namespace trusty::density
