@@ -84,21 +84,23 @@ Directional directional_derivative(imnn::ImnnTrainer& t, nn::Module<double>& net
 // Σ unknown, n = 10, θ_fid = 1: F = 5. Held out: 100,000 fresh simulations (seed 3), for which
 // even the sufficient statistic Σd² gives F̂ = 5 with a Monte Carlo standard error ≈ 0.03
 // (C from 10⁵ χ²₁₀ draws, rel. error √(3.2/10⁵) = 0.6 %).
-// The acceptance target is F ≥ 4.90 (the published code reached 4.82 on a test set). With one
-// 128-unit ELU layer, 3,000 steps of 1,000 fresh simulations and a cosine learning rate the
-// network reaches 4.899 held out, 1/30 of a standard error short: 4,000 steps gave 4.894
-// (early stopping keeps a different step), constant rates 4.81–4.87, wider, deeper,
-// relu/leaky-relu/tanh networks and 4× larger batches 4.72–4.87. The limit is how well an MLP
-// fits a statistic affine in Σd² (the efficiency is corr(x, Σd²)²), not the loop: see
-// LinearNetworkOnSufficientFeaturesReachesTheAnalyticFisher. The bound is 4.85 (measured
-// minus 1.5 standard errors), above the paper's 4.82; the 4.90 target is not met.
+// The acceptance target is F ≥ 4.90 (the published code reached 4.82 on a test set). The
+// statistic to learn is affine in Σd² (the efficiency is corr(x, Σd²)²; see
+// LinearNetworkOnSufficientFeaturesReachesTheAnalyticFisher), and softplus carries the
+// quadratic term an ELU or ReLU lacks: softplus(z) = ln 2 + z/2 + z²/8 − z⁴/192 + …, so a
+// layer of softplus units whose pre-activations stay small is a quadratic form in d. One
+// 256-unit softplus layer, 3,000 steps of 1,000 fresh simulations, Adam at 5·10⁻² with cosine
+// decay: 4.950, 4.958, 4.953, 4.956 held out for training seeds 1–4 (the test runs seed 1).
+// One 128-unit ELU layer at 10⁻² reached 4.899; 128 softplus units at 5·10⁻² 4.897–4.942.
+// The bound is the acceptance's 4.90, 1.7 standard errors of the held-out estimate below
+// the measured figure.
 TEST(ImnnTrainer, GaussianVarianceReachesThePublishedFisher) {
   sim::GaussianVariance g(10);
-  auto f = train(g, {1.0}, {0.1}, {10, 128, 1}, 3000, 1e-2, "elu");
+  auto f = train(g, {1.0}, {0.1}, {10, 256, 1}, 3000, 5e-2, "softplus");
   auto held = imnn::simulate_set(g, std::vector<double>{1.0}, std::vector<double>{0.1}, 3, 0, 100000, 100000);
   const double F = f.trainer->evaluate(held).det_fisher;
   std::printf("[ figures  ] gaussian_variance: held-out F = %.4f (analytic 5, acceptance 4.90, published 4.82)\n", F);
-  EXPECT_GE(F, 4.85);
+  EXPECT_GE(F, 4.90);
   EXPECT_LE(F, 5.0 + 3 * 0.03);  // no information from nowhere
 }
 
