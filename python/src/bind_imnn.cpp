@@ -110,7 +110,9 @@ struct Imnn {
   Shape data_shape;
 
   int64_t n_params() const { return static_cast<int64_t>(o.theta_fid.size()); }
-  bool gradient_mode() const { return o.derivatives == imnn::TrainOptions::Derivatives::gradient; }
+  // Modes 2 and 3: sets hold dd/dθ (gradients), not seed-matched pairs.
+  bool gradient_mode() const { return o.derivatives != imnn::TrainOptions::Derivatives::seed_matched; }
+  bool autodiff_mode() const { return o.derivatives == imnn::TrainOptions::Derivatives::autodiff; }
 
   // The trainer for the current optimiser settings (rebuilt while no step has been taken).
   imnn::ImnnTrainer& ensure_trainer() {
@@ -163,7 +165,7 @@ struct Imnn {
     if (n < 2) throw py::value_error("expected a set of at least 2 simulations, got " + std::to_string(n));
     if (n_d <= 0) n_d = n;
     py::gil_scoped_release nogil;  // a Python simulator takes it back per call
-    return gradient_mode() ? imnn::simulate_gradient_set(*simulator, o.theta_fid, seed, first, n, n_d, o.threads)
+    return gradient_mode() ? imnn::simulate_gradient_set(*simulator, o.theta_fid, seed, first, n, n_d, o.threads, autodiff_mode())
                            : imnn::simulate_set(*simulator, o.theta_fid, o.delta_theta, seed, first, n, n_d, o.threads);
   }
 
@@ -251,9 +253,15 @@ void bind_imnn(py::module_& m) {
              for (double t : theta_fid)
                if (!std::isfinite(t)) throw py::value_error("theta_fid: expected finite values, got " + theta_str(theta_fid));
              o.theta_fid = theta_fid;
-             if (mode != "seed_matched" && mode != "gradient")
-               throw py::value_error("derivatives: expected 'seed_matched' or 'gradient', got '" + mode + "'");
-             o.derivatives = mode == "gradient" ? imnn::TrainOptions::Derivatives::gradient : imnn::TrainOptions::Derivatives::seed_matched;
+             if (mode != "seed_matched" && mode != "gradient" && mode != "autodiff")
+               throw py::value_error("derivatives: expected 'seed_matched', 'gradient' or 'autodiff', got '" + mode + "'");
+             o.derivatives = mode == "gradient"   ? imnn::TrainOptions::Derivatives::gradient
+                             : mode == "autodiff" ? imnn::TrainOptions::Derivatives::autodiff
+                                                  : imnn::TrainOptions::Derivatives::seed_matched;
+             if (h->autodiff_mode() && (simulator.is_none() || !py::isinstance<py::str>(simulator)))
+               throw py::value_error("derivatives: 'autodiff' differentiates a simulator written with trusty's ops, so it needs a built-in "
+                                     "simulator name (gaussian_variance, gaussian_mean_variance, gaussian_field, lognormal_field); for a "
+                                     "callable or arrays give dd/dtheta with derivatives='gradient'");
              if (!h->gradient_mode() || !delta_theta.empty()) {
                if (delta_theta.size() != theta_fid.size())
                  throw py::value_error("delta_theta: expected " + std::to_string(theta_fid.size()) + " finite-difference steps (one per parameter), got " +

@@ -126,8 +126,10 @@ class IMNN:
                   gradients=(n_d, *data_shape, n_params) (dd/dtheta, with derivatives="gradient").
     theta_fid, delta_theta   fiducial parameters and full finite-difference spacings.
     n_s, n_d    simulations per step and how many of them have derivatives (n_d defaults to n_s).
-    derivatives "seed_matched" (default) or "gradient" (the simulator's dd/dtheta chained with
-                the network's input Jacobian; the Gaussian built-ins give it).
+    derivatives "seed_matched" (default), "gradient" (the simulator's dd/dtheta chained with
+                the network's input Jacobian; every built-in gives it, a callable does not) or
+                "autodiff" (dd/dtheta by forward-mode autodiff through a built-in simulator
+                written with trusty's ops, chained the same way; delta_theta not needed).
     fresh       True (default for simulators): new simulations every step (step t uses indices
                 t*n_s ...); False: one fixed training set.
     lambda_, epsilon   the loss's regularisation coupling and closeness (10, 0.1).
