@@ -8,6 +8,7 @@
 #include <string>
 
 #include "trusty/core/kernels/parallel.hpp"
+#include "trusty/core/kernels/reduce.hpp"
 #include "trusty/core/kernels/vmath.hpp"
 
 namespace trusty::density {
@@ -16,30 +17,12 @@ namespace {
 
 using core::kernels::VFun;
 using core::kernels::vmath;
+// Sums with 16 partial sums (vectorised, the same order on every run).
+double dot(int64_t n, const double* a, const double* b) { return core::kernels::dot(a, b, n); }
+double total(int64_t n, const double* a) { return core::kernels::sum(a, n); }
 
 constexpr int64_t kBlock = 128;  // points per block: the block's arrays stay in L1/L2
 constexpr int64_t kMaxComponents = 16;
-
-// Σ a_i b_i and Σ a_i with eight independent partial sums (vectorisable without
-// reassociation, and the same order on every run).
-double dot(int64_t n, const double* a, const double* b) {
-  double s[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) s[l] += a[i + l] * b[i + l];
-  double t = 0;
-  for (; i < n; ++i) t += a[i] * b[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + t;
-}
-double total(int64_t n, const double* a) {
-  double s[8] = {};
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8)
-    for (int l = 0; l < 8; ++l) s[l] += a[i + l];
-  double t = 0;
-  for (; i < n; ++i) t += a[i];
-  return ((s[0] + s[1]) + (s[2] + s[3])) + ((s[4] + s[5]) + (s[6] + s[7])) + t;
-}
 
 // softplus(x) = max(x, 0) + log1p(e^{−|x|}) and its slope, the logistic function
 // 1/(1 + e^{−x}), from the one exponential e^{−|x|}.
