@@ -173,7 +173,7 @@ def test_autodiff_mode_through_a_builtin_simulator():
     form. For the Gaussian (d = mu + sqrt(Sigma) z) the jvp and the closed form mode 2 reads
     agree to rounding, so twenty steps in the two modes give the same history and Fisher matrix
     to 1e-9; the field's dd/dtheta (through the FFT ops) trains to a positive det F. A callable
-    or arrays have no tape form: refused, naming the alternative."""
+    has no tape form: refused, naming the alternative; so is an unknown mode."""
     runs = {}
     for mode in ("gradient", "autodiff"):
         m = trusty.IMNN(net(n_out=2, seed=3), "gaussian_mean_variance", [0.0, 1.0], n_s=64, derivatives=mode, seed=5)

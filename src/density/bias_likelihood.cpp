@@ -43,18 +43,16 @@ struct Params {
   double hw[kMaxComponents][3], hb[kMaxComponents][3];  // head h = 0 α, 1 μ, 2 σ
 };
 
-// One block's arrays; per component c the arrays at comp(c, j).
+// Shared array slots of a block, then per component c the slots at comp(c, j).
+enum : int64_t { kZ, kPsi, kPsiSlope, kT1, kT2, kT3, kT4, kShared };
+enum : int64_t { kAlpha, kAlphaSlope, kSigma, kSigmaSlope, kPre, kMu, kGAlpha, kGMu, kGSigma, kTmp, kPerComponent };
+
 struct Scratch {
-  explicit Scratch(int64_t k) : k(k), mem(static_cast<size_t>(kBlock * (8 + 10 * k))) {}
+  explicit Scratch(int64_t k) : mem(static_cast<size_t>(kBlock * (kShared + kPerComponent * k))) {}
   double* at(int64_t j) { return mem.data() + j * kBlock; }
-  double* comp(int64_t c, int64_t j) { return at(8 + 10 * c + j); }
-  int64_t k;
+  double* comp(int64_t c, int64_t j) { return at(kShared + kPerComponent * c + j); }
   std::vector<double> mem;
 };
-// Per-component array slots.
-enum : int64_t { kAlpha, kAlphaSlope, kSigma, kSigmaSlope, kPre, kMu, kGAlpha, kGMu, kGSigma, kTmp };
-// Shared slots.
-enum : int64_t { kZ, kPsi, kPsiSlope, kT1, kT2, kT3, kT4, kT5 };
 
 }  // namespace
 
